@@ -1,0 +1,3 @@
+from camera_app.cli import main
+
+raise SystemExit(main())

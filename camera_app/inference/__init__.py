@@ -1,0 +1,1 @@
+"""TFLite runtime loading, model inspection, preprocessing and decoders."""

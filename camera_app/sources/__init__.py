@@ -1,0 +1,1 @@
+"""Capture sources, one file each, all behind :class:`~camera_app.sources.base.Source`."""
