@@ -1,0 +1,218 @@
+"""A loaded model: interpreter + preprocessor + decoder, built once.
+
+``Model.infer(frame)`` is the whole per-frame path: preprocess straight into
+the input tensor, ``invoke``, read outputs, decode. A Model belongs to one
+thread (TFLite interpreters are not thread-safe); the pipeline's inference
+worker creates its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from camera_app.errors import ModelError
+from camera_app.frames import Frame, SourceInfo
+from camera_app.inference import decoders
+from camera_app.inference.decoders.classification import ClassificationDecoder
+from camera_app.inference.decoders.ssd import SsdDecoder
+from camera_app.inference.labels import Labels, load_labels, metadata_labels, resolve_offset
+from camera_app.inference.preprocess import Preprocessor, PreprocessOptions
+from camera_app.inference.runtime import DelegateSpec, Runtime, create_interpreter
+from camera_app.inference.types import DecodeOptions, ModelInfo, TensorInfo
+from camera_app.results import FrameResult, Timings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOptions:
+    """Everything needed to build a Model; validated at construction."""
+
+    path: str
+    labels: str | None = None
+    label_offset: int | None = None
+    family: str | None = None
+    num_threads: int | None = None
+    delegates: tuple[DelegateSpec, ...] = ()
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
+
+
+def _tensor_info(d: dict[str, Any]) -> TensorInfo:
+    scale, zp = d.get("quantization", (0.0, 0))
+    return TensorInfo(
+        name=str(d["name"]),
+        index=int(d["index"]),
+        shape=tuple(int(x) for x in d["shape"]),
+        dtype=np.dtype(d["dtype"]),
+        scale=float(scale),
+        zero_point=int(zp),
+    )
+
+
+def read_model_info(interp: Any, path: str) -> ModelInfo:
+    try:
+        sigs = interp.get_signature_list()
+    except Exception:  # older runtimes
+        sigs = {}
+    return ModelInfo(
+        path=path,
+        inputs=tuple(_tensor_info(d) for d in interp.get_input_details()),
+        outputs=tuple(_tensor_info(d) for d in interp.get_output_details()),
+        signatures=dict(sigs),
+    )
+
+
+def _num_classes(info: ModelInfo, interp: Any, family: str) -> int | None:
+    if family == "ssd":
+        shapes = [tuple(int(x) for x in d["shape"]) for d in interp.get_tensor_details()]
+        return SsdDecoder.num_classes(info, shapes)
+    if family == "classification":
+        return int(np.prod(info.outputs[0].shape))
+    if family == "segmentation" and len(info.outputs[0].shape) == 4:
+        return int(info.outputs[0].shape[-1])
+    n = getattr(info, "num_classes", None)
+    return n if isinstance(n, int) else None
+
+
+class Model:
+    """One interpreter, its preprocessor and its decoder."""
+
+    def __init__(self, options: ModelOptions, runtime: Runtime | None = None) -> None:
+        self.options = options
+        path = str(Path(options.path))
+        self.interpreter, self.runtime = create_interpreter(
+            path, options.num_threads, options.delegates, runtime
+        )
+        self.info = read_model_info(self.interpreter, path)
+        if len(self.info.inputs) != 1:
+            raise ModelError(
+                f"{path}: has {len(self.info.inputs)} inputs; expected one image input"
+            )
+        self.family = options.family or decoders.detect_family(self.info)
+        spec = decoders.FAMILIES.get(self.family)
+        if spec is None:
+            decoders.decoder_class(self.family)  # raises the one-line error
+            raise AssertionError
+        self.decoder = decoders.make_decoder(self.info, self.family, options.decode)
+        pre = options.preprocess
+        explicit_norm = pre.mean is not None or pre.std is not None
+        self.preprocessor = Preprocessor(
+            self.info.input,
+            resize=pre.resize or spec.resize,  # type: ignore[arg-type]
+            mean=pre.mean or spec.mean,
+            std=pre.std or spec.std,
+            color=pre.color,
+            pad_value=spec.pad_value if pre.pad_value is None else pre.pad_value,
+            interpolation=pre.interpolation,
+            raw_uint8=not explicit_norm,
+        )
+        self.num_classes = _num_classes(self.info, self.interpreter, self.family)
+        self.labels = self._load_labels()
+        if (
+            isinstance(self.decoder, ClassificationDecoder)
+            and self.labels is not None
+            and (self.labels.entries.get(self.labels.offset) or "").lower() == "background"
+        ):
+            self.decoder.skip_class_ids = (0,)
+        self._input_index = self.info.input.index
+        self._output_indices = [o.index for o in self.info.outputs]
+        log.info(
+            "model %s: family %s, input %s %s, runtime %s, %s threads",
+            Path(path).name, self.family, list(self.info.input.shape),
+            self.info.input.dtype.name, self.runtime.name,
+            options.num_threads if options.num_threads is not None else "all",
+        )
+
+    def _load_labels(self) -> Labels | None:
+        if self.options.labels:
+            labels: Labels | None = load_labels(self.options.labels)
+        else:
+            labels = metadata_labels(self.options.path)
+        if labels is None:
+            return None
+        return resolve_offset(labels, self.num_classes, self.options.label_offset)
+
+    def infer(self, frame: Frame) -> FrameResult:
+        """Preprocess, invoke, decode one frame (the only per-frame path)."""
+        t0 = time.perf_counter_ns()
+        if frame.lores is not None:
+            src, order, frame_wh = frame.lores, frame.lores_order, frame.size_wh
+        else:
+            src, order, frame_wh = frame.image, frame.channel_order, None
+        view = self.interpreter.tensor(self._input_index)()[0]
+        transform = self.preprocessor(src, order, view, frame_wh)
+        del view  # no reference to the input buffer may live across invoke()
+        t1 = time.perf_counter_ns()
+        self.interpreter.invoke()
+        t2 = time.perf_counter_ns()
+        outputs = [self.interpreter.get_tensor(i) for i in self._output_indices]
+        decoded = self.decoder.decode(outputs, transform)
+        t3 = time.perf_counter_ns()
+        return FrameResult(
+            frame=frame,
+            family=self.family,
+            detections=decoded.detections,
+            classes=decoded.classes,
+            mask=decoded.mask,
+            labels=self.labels,
+            timings=Timings((t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6),
+            done_ns=time.monotonic_ns(),
+        )
+
+    def infer_image(self, image_bgr: np.ndarray, name: str = "image") -> FrameResult:
+        """Run one still image (BGR, as cv2.imread gives)."""
+        h, w = image_bgr.shape[:2]
+        info = SourceInfo(name=name, kind="image", size_wh=(w, h))
+        return self.infer(Frame(image_bgr, 0, time.monotonic_ns(), info))
+
+    def describe(self) -> dict[str, Any]:
+        """The ``inspect --json`` object."""
+        return {
+            "model": self.info.path,
+            "runtime": self.runtime.name,
+            "runtime_version": self.runtime.version,
+            "family": self.family,
+            "inputs": [t.to_json() for t in self.info.inputs],
+            "outputs": [t.to_json() for t in self.info.outputs],
+            "signatures": self.info.signatures,
+            "labels": self.labels.to_json() if self.labels is not None else None,
+            "num_classes": self.num_classes,
+            "preprocess": {
+                "resize": self.preprocessor.resize,
+                "color": self.preprocessor.color,
+                "size_wh": list(self.preprocessor.size_wh),
+                "cast": "raw pixels" if self.preprocessor.lut is None else "lookup table",
+            },
+        }
+
+    def close(self) -> None:
+        self.interpreter = None
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def load_model(path: str, **kwargs: Any) -> Model:
+    """Shorthand: ``load_model("m.tflite", labels=..., num_threads=2)``."""
+    return Model(ModelOptions(path=path, **kwargs))
+
+
+def delegates_from(specs: Sequence[str]) -> tuple[DelegateSpec, ...]:
+    return tuple(DelegateSpec.parse(s) for s in specs)

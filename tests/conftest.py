@@ -1,0 +1,40 @@
+"""Shared test fixtures: where the real models, photos and videos live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES_ENV = "CAMERA_APP_FIXTURES"
+
+
+def fixtures_path() -> Path:
+    return Path(os.environ.get(FIXTURES_ENV, REPO.parent / "shared" / "fixtures"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The shared fixtures folder; tests that need it skip when it is missing
+    (``.ci/run`` turns such skips into failures)."""
+    path = fixtures_path()
+    if not (path / "models").is_dir():
+        pytest.skip(f"fixtures folder not found: {path} (set {FIXTURES_ENV})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "models"
+
+
+@pytest.fixture(scope="session")
+def images_dir(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "images"
+
+
+@pytest.fixture(scope="session")
+def videos_dir(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "videos"
