@@ -73,6 +73,8 @@ def nms(
             raise ValueError(f"class_id must have shape {conf.shape}, got {cls.shape}")
         span = 2.0 * float(np.abs(boxes).max()) + 1.0  # boxes may reach below 0
         boxes = boxes + (cls.astype(np.float32) * np.float32(span))[:, None]
+    x1, y1, x2, y2 = boxes.T
+    area = box_area(boxes)
     order = np.argsort(-conf, kind="stable")
     keep: list[int] = []
     while order.size and len(keep) < max_detections:
@@ -81,7 +83,12 @@ def nms(
         rest = order[1:]
         if rest.size == 0:
             break
-        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+        inter = np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest])
+        inter_h = np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest])
+        inter = np.maximum(inter, 0, out=inter) * np.maximum(inter_h, 0, out=inter_h)
+        union = area[best] + area[rest] - inter
+        # IoU <= threshold, written without a division (union > 0 unless both are empty)
+        order = rest[(inter <= iou_threshold * union) | (union <= 0)]
     return np.asarray(keep, dtype=np.intp)
 
 
@@ -94,7 +101,7 @@ class WeightedBoxes(NamedTuple):
     """(K,) score of each cluster's best detection."""
     keypoints: np.ndarray | None
     """(K, P, D) score-weighted mean keypoints, or None."""
-    index: np.ndarray
+    best_index: np.ndarray
     """(K,) index of each cluster's best detection in the input."""
 
 
@@ -140,9 +147,7 @@ def weighted_nms(
         out_index.append(best)
         order = order[~overlap]
     index = np.asarray(out_index, dtype=np.intp)
-    merged = (
-        np.stack(out_boxes).astype(np.float32) if out_boxes else np.zeros((0, 4), np.float32)
-    )
+    merged = np.stack(out_boxes).astype(np.float32) if out_boxes else np.zeros((0, 4), np.float32)
     merged_kps: np.ndarray | None = None
     if kps is not None:
         merged_kps = (

@@ -103,13 +103,17 @@ class _YoloDecoder:
                 f"{cls.family} decoder expects one output {cls.layout}; "
                 f"model {info.path!r} has {len(info.outputs)} output(s): {info.output_shapes()}"
             )
-        log.debug("%s decoder for %s: output %s", cls.family, info.path, list(info.outputs[0].shape))
+        log.debug(
+            "%s decoder for %s: output %s", cls.family, info.path, list(info.outputs[0].shape)
+        )
         return cls(info.outputs[0], options)
 
     def _raw(self, outputs: list[np.ndarray]) -> np.ndarray:
         if len(outputs) != 1 or tuple(np.shape(outputs[0])) != tuple(self._output.shape):
             got = ", ".join(str(list(np.shape(o))) for o in outputs)
-            raise ModelError(f"{self.family}: expected one output {list(self._output.shape)}, got {got}")
+            raise ModelError(
+                f"{self.family}: expected one output {list(self._output.shape)}, got {got}"
+            )
         return np.asarray(outputs[0])[0]
 
     def _normalized(self, coords: np.ndarray) -> bool:

@@ -1,0 +1,1 @@
+"""One module per ``camera-app`` sub-command, each with ``register(sub)``."""

@@ -1,0 +1,312 @@
+"""Threads, bounded hand-offs, lifecycle.
+
+    capture thread --[HandOff]--> inference thread --[HandOff per sink]--> sink threads
+
+Live sources: every hand-off keeps the newest items and drops (and counts)
+the oldest, so inference always runs on the freshest frame and nothing can
+stall it. Every-frame replay: hand-offs block instead, so no frame is lost
+and results are deterministic (sinks marked ``lossless = False``, such as
+previews, still drop). Every wait has a timeout and checks the stop event;
+the first error in any thread stops the pipeline and is re-raised by
+``run()`` in the main thread after every sink has been closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from camera_app.errors import CameraAppError, SinkError, SourceError
+from camera_app.frames import Frame
+from camera_app.inference.model import Model
+from camera_app.results import FrameResult
+from camera_app.sinks.base import PipelineEvent, Sink
+from camera_app.sources.base import Source
+from camera_app.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_END: Any = object()
+POLL_S = 0.1
+
+
+class Stopped(Exception):
+    """Raised inside a thread when the pipeline is stopping."""
+
+
+class HandOff(Generic[T]):
+    """A bounded queue between two threads.
+
+    ``drop_oldest=True``: ``put`` never blocks; when full the oldest item is
+    dropped and counted. Otherwise ``put`` waits for room, checking ``stop``.
+    """
+
+    def __init__(self, capacity: int, drop_oldest: bool, stop: threading.Event,
+                 on_drop: Callable[[int], None] | None = None) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self._items: deque[T] = deque()
+        self.capacity = capacity
+        self.drop_oldest = drop_oldest
+        self._stop = stop
+        self._cond = threading.Condition()
+        self._on_drop = on_drop
+
+    def put(self, item: T, force: bool = False) -> None:
+        """Add an item; ``force`` (end markers) never waits and never drops it."""
+        with self._cond:
+            if not force:
+                while len(self._items) >= self.capacity:
+                    if self.drop_oldest:
+                        self._items.popleft()
+                        if self._on_drop:
+                            self._on_drop(1)
+                    else:
+                        if self._stop.is_set():
+                            raise Stopped
+                        self._cond.wait(POLL_S)
+            self._items.append(item)
+            self._cond.notify_all()
+
+    def get(self, timeout_s: float) -> T:
+        """The oldest item; raises ``TimeoutError`` if none within the timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not self._items:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self._cond.wait(min(left, POLL_S))
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    every_frame: bool | None = None
+    """None: every-frame for files, newest-wins for live sources."""
+    queue_size: int = 2
+    sink_queue_size: int = 8
+    max_frames: int | None = None
+    duration_s: float | None = None
+    read_timeout_s: float = 5.0
+
+
+class _SinkRunner:
+    def __init__(self, sink: Sink, pipeline: Pipeline, lossless: bool) -> None:
+        self.sink = sink
+        self.name = sink.name
+        self.pipeline = pipeline
+        self.queue: HandOff[Any] = HandOff(
+            pipeline.options.sink_queue_size, drop_oldest=not lossless, stop=pipeline._abort,
+            on_drop=lambda n: pipeline.stats.on_drop(f"sink:{self.name}", n),
+        )
+        self.thread = threading.Thread(target=self._run, name=f"sink:{self.name}", daemon=True)
+        self.closed = threading.Event()
+
+    def _run(self) -> None:
+        stats = self.pipeline.stats
+        try:
+            while True:
+                try:
+                    item = self.queue.get(POLL_S)
+                except TimeoutError:
+                    if self.pipeline._abort.is_set():
+                        break
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, PipelineEvent):
+                    self.sink.on_event(item)
+                    continue
+                t0 = time.perf_counter_ns()
+                self.sink.handle(item)
+                stats.on_handled(self.name, (time.perf_counter_ns() - t0) / 1e6)
+        except BaseException as e:  # noqa: BLE001 - reported to the main thread
+            self.pipeline._fail(e if isinstance(e, CameraAppError) else SinkError(f"sink {self.name}: {e}"), e)
+        finally:
+            try:
+                self.sink.close()
+            except BaseException as e:  # noqa: BLE001
+                self.pipeline._fail(SinkError(f"sink {self.name}: closing failed: {e}"), e)
+            self.closed.set()
+
+
+class Pipeline:
+    """Capture -> inference -> sinks, on their own threads.
+
+    Build it with a started-or-not source, a loaded model and sinks; ``run()``
+    blocks until the source ends, a limit is reached, ``stop()`` is called
+    (from a signal handler, another thread or a sink) or a thread fails.
+    """
+
+    def __init__(self, source: Source, model: Model, sinks: Sequence[Sink] = (),
+                 options: PipelineOptions | None = None, stats: PipelineStats | None = None) -> None:
+        self.source = source
+        self.model = model
+        self.sinks = list(sinks)
+        self.options = options or PipelineOptions()
+        self.stats = stats or PipelineStats()
+        self._stop = threading.Event()   # finish: stop capturing, drain, close
+        self._abort = threading.Event()  # give up waiting on full queues
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.every_frame = False
+        self._frames: HandOff[Any] | None = None
+        self._runners: list[_SinkRunner] = []
+        self.on_first_result: Callable[[FrameResult], None] | None = None
+
+    # -- control ---------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the pipeline to finish (idempotent, any thread, signal-safe)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _fail(self, error: BaseException, cause: BaseException | None = None) -> None:
+        with self._error_lock:
+            if self._error is None:
+                if cause is not None and error is not cause:
+                    error.__cause__ = cause
+                self._error = error
+                log.debug("pipeline error: %r", error, exc_info=cause or error)
+        self._stop.set()
+        self._abort.set()
+
+    def emit(self, event: PipelineEvent) -> None:
+        """Tell every sink about a source event (camera down/up)."""
+        for r in self._runners:
+            r.queue.put(event, force=True)
+
+    # -- threads ---------------------------------------------------------
+    def _capture_loop(self) -> None:
+        assert self._frames is not None
+        limit = self.options.max_frames if self.every_frame else None
+        captured = 0
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read(self.options.read_timeout_s)
+                if frame is None:
+                    log.info("source ended after %d frames", captured)
+                    break
+                self.stats.on_captured(frame.timestamp_ns)
+                self._frames.put(frame)
+                captured += 1
+                if limit is not None and captured >= limit:
+                    break
+        except Stopped:
+            pass
+        except SourceError as e:
+            if not self._stop.is_set():
+                self._fail(e)
+        except BaseException as e:  # noqa: BLE001
+            self._fail(SourceError(f"capture failed: {e}"), e)
+        finally:
+            self._frames.put(_END, force=True)
+
+    def _dispatch(self, item: Any) -> None:
+        for r in self._runners:
+            r.queue.put(item, force=item is _END)
+
+    def _inference_loop(self) -> None:
+        assert self._frames is not None
+        limit = self.options.max_frames
+        first = True
+        try:
+            while not self._abort.is_set():
+                try:
+                    item = self._frames.get(POLL_S)
+                except TimeoutError:
+                    continue
+                if item is _END:
+                    break
+                frame: Frame = item
+                result = self.model.infer(frame)
+                t = result.timings
+                self.stats.on_processed(result.done_ns, result.latency_ms, {
+                    "preprocess": t.preprocess_ms, "inference": t.inference_ms, "decode": t.decode_ms})
+                if first and self.on_first_result is not None:
+                    first = False
+                    self.on_first_result(result)
+                self._dispatch(result)
+                if limit is not None and self.stats.processed >= limit:
+                    self._stop.set()
+                    break
+        except Stopped:
+            pass
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e if isinstance(e, CameraAppError) else RuntimeError(f"inference failed: {e!r}"), e)
+        finally:
+            self._dispatch(_END)
+
+    # -- lifecycle -------------------------------------------------------
+    def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
+        """Run to completion; ``tick`` is called from this thread every ~0.1 s."""
+        info = self.source.start()
+        self.every_frame = (not info.live) if self.options.every_frame is None else self.options.every_frame
+        live_drops = not self.every_frame
+        self.stats.source = {"name": info.name, "kind": info.kind, "size_wh": list(info.size_wh),
+                             "fps": info.fps, "live": info.live}
+        self.stats.model = {"path": self.model.info.path, "family": self.model.family,
+                            "runtime": self.model.runtime.name}
+        self.stats.set_source_state("up")
+        self._frames = HandOff(self.options.queue_size, drop_oldest=live_drops, stop=self._abort,
+                               on_drop=lambda n: self.stats.on_drop("capture_queue", n))
+        for sink in self.sinks:
+            sink.bind(self.stats)
+            lossless = self.every_frame and getattr(sink, "lossless", True)
+            self._runners.append(_SinkRunner(sink, self, lossless))
+        self._threads = [r.thread for r in self._runners] + [
+            threading.Thread(target=self._inference_loop, name="inference", daemon=True),
+            threading.Thread(target=self._capture_loop, name="capture", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + self.options.duration_s if self.options.duration_s else None
+        inference = self._threads[-2]
+        try:
+            while inference.is_alive() or not all(r.closed.is_set() for r in self._runners):
+                if tick is not None:
+                    tick()
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.stop()
+                    deadline = None
+                if self._stop.is_set():
+                    break
+                self._done.wait(POLL_S)
+        finally:
+            self._shutdown()
+        if self._error is not None:
+            raise self._error
+        return self.stats
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        self.source.stop()  # wakes a blocked read
+        t_end = time.monotonic() + 1.5
+        for t in self._threads[-2:]:
+            t.join(max(0.05, t_end - time.monotonic()))
+        if any(t.is_alive() for t in self._threads[-2:]):
+            self._abort.set()
+        for r in self._runners:
+            r.queue.put(_END, force=True)
+        for r in self._runners:
+            if not r.closed.wait(max(0.2, t_end + 0.4 - time.monotonic())):
+                self._abort.set()
+                log.warning("sink %s did not finish in time", r.name)
+        self.stats.finish()
+        self.stats.set_source_state("stopped")

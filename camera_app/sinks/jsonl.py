@@ -1,0 +1,67 @@
+"""Detections log: one JSON object per processed frame (JSON Lines).
+
+Each line is written whole and flushed, so a crash loses at most the line
+being written and the file is always valid JSONL up to its last newline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from camera_app.errors import SinkError
+from camera_app.results import FrameResult
+from camera_app.sinks.base import BaseSink, PipelineEvent
+
+log = logging.getLogger(__name__)
+
+
+def check_output_path(path: Path, what: str) -> None:
+    """Fail before the run starts when an output file cannot be created."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise SinkError(f"{what} {path}: is a directory; expected a file path")
+    if not parent.is_dir():
+        raise SinkError(f"{what} {path}: folder {parent} does not exist")
+
+
+class JsonlSink(BaseSink):
+    name = "jsonl"
+
+    def __init__(self, path: str, events: bool = False) -> None:
+        self.path = path
+        self.events = events
+        self._out: TextIO
+        if path == "-":
+            self._out, self._owned = sys.stdout, False
+        else:
+            p = Path(path)
+            check_output_path(p, "detections log")
+            try:
+                self._out = p.open("w", encoding="utf-8")
+            except OSError as e:
+                raise SinkError(f"detections log {p}: cannot be created ({e.strerror})") from e
+            self._owned = True
+
+    def _write(self, obj: dict[str, object]) -> None:
+        try:
+            self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            self._out.flush()
+        except OSError as e:
+            raise SinkError(f"detections log {self.path}: write failed ({e.strerror})") from e
+
+    def handle(self, result: FrameResult) -> None:
+        self._write(result.to_json_line())
+
+    def on_event(self, event: PipelineEvent) -> None:
+        if self.events:
+            self._write({"event": event.kind, "message": event.message, "timestamp_ns": event.timestamp_ns})
+
+    def close(self) -> None:
+        if self._owned and not self._out.closed:
+            self._out.close()
+        elif not self._owned:
+            self._out.flush()

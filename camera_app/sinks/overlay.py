@@ -1,0 +1,124 @@
+"""Drawing results onto frames: boxes, labels, keypoints, masks, a HUD.
+
+``Annotator`` draws onto a copy of the frame (sinks share the frame, so it is
+never drawn on in place) and keeps the last annotated image, so recording and
+a preview that both want the picture pay for the drawing once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+from camera_app.inference.decoders.pose import KEYPOINT_THRESHOLD, SKELETON
+from camera_app.results import FrameResult
+from camera_app.stats import PipelineStats
+
+
+def _palette(n: int = 256) -> np.ndarray:
+    """Distinct BGR colours by class id (golden-ratio hues)."""
+    hues = (np.arange(n) * 0.618033988749895 % 1.0 * 179).astype(np.uint8)
+    hsv = np.stack([hues, np.full(n, 220, np.uint8), np.full(n, 255, np.uint8)], axis=1)
+    return cv2.cvtColor(hsv[None], cv2.COLOR_HSV2BGR)[0]
+
+
+PALETTE = _palette()
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def color_of(class_id: int) -> tuple[int, int, int]:
+    b, g, r = PALETTE[int(class_id) % len(PALETTE)]
+    return int(b), int(g), int(r)
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int],
+          bg: tuple[int, int, int] | None = (0, 0, 0)) -> None:
+    thick = max(1, round(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thick)
+    x, y = org
+    y = max(th + 2, y)
+    if bg is not None:
+        cv2.rectangle(img, (x, y - th - 3), (x + tw + 4, y + base - 1), bg, cv2.FILLED)
+    cv2.putText(img, text, (x + 2, y - 2), FONT, scale, color, thick, cv2.LINE_AA)
+
+
+def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) -> np.ndarray:
+    """Draw ``result`` onto ``image`` (BGR, modified in place) and return it."""
+    h, w = image.shape[:2]
+    scale = max(0.4, min(w, h) / 900)
+    thick = max(1, round(min(w, h) / 400))
+    if result.mask is not None:
+        class_map = result.mask.resized((w, h))
+        colors = PALETTE.copy()
+        colors[0] = 0
+        tint = colors[class_map]
+        fg = class_map > 0
+        image[fg] = cv2.addWeighted(image, 0.5, tint, 0.5, 0)[fg]
+    det = result.detections
+    labels = result.labels
+    for i in range(len(det)):
+        x1, y1, x2, y2 = (int(round(v)) for v in det.xyxy[i])
+        cid = int(det.class_id[i])
+        color = color_of(cid)
+        cv2.rectangle(image, (x1, y1), (x2, y2), color, thick)
+        name = labels.name(cid) if labels is not None else None
+        _text(image, f"{name or cid} {det.confidence[i]:.2f}", (x1, y1), scale * 0.6, (255, 255, 255), color)
+        if det.keypoints is not None:
+            kp = det.keypoints[i]
+            if len(kp) == 17:
+                for a, b in SKELETON:
+                    if kp[a, 2] >= KEYPOINT_THRESHOLD and kp[b, 2] >= KEYPOINT_THRESHOLD:
+                        cv2.line(image, (int(kp[a, 0]), int(kp[a, 1])), (int(kp[b, 0]), int(kp[b, 1])),
+                                 (0, 255, 255), thick, cv2.LINE_AA)
+            for x, y, s in kp:
+                if s >= KEYPOINT_THRESHOLD:
+                    cv2.circle(image, (int(x), int(y)), thick + 2, (0, 0, 255), cv2.FILLED)
+    if result.classes is not None:
+        for row, (cid, score) in enumerate(zip(result.classes.class_id, result.classes.score, strict=True)):
+            name = labels.name(int(cid)) if labels is not None else None
+            _text(image, f"{name or int(cid)}: {score:.2f}", (8, int((row + 2.2) * 30 * scale)),
+                  scale * 0.7, (255, 255, 255))
+    if hud:
+        _text(image, hud, (0, h - 4), scale * 0.55, (0, 255, 0))
+    return image
+
+
+def hud_text(result: FrameResult, stats: dict[str, Any] | None) -> str:
+    parts = []
+    if stats is not None:
+        parts.append(f"{stats['fps']['inference']:.1f} fps")
+    parts.append(f"inference {result.timings.inference_ms:.0f} ms")
+    parts.append(f"latency {result.latency_ms:.0f} ms")
+    if stats is not None:
+        parts.append(f"dropped {stats['dropped_total']}")
+        if stats["source_state"] not in ("up", "stopped"):
+            parts.append(f"camera {stats['source_state']}")
+    return " | ".join(parts)
+
+
+class Annotator:
+    """Draws each result once (thread-safe); sinks call ``annotate``."""
+
+    def __init__(self, hud: bool = True) -> None:
+        self.hud = hud
+        self.stats: PipelineStats | None = None
+        self._lock = threading.Lock()
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def annotate(self, result: FrameResult) -> np.ndarray:
+        key = id(result)
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
+            snap = self.stats.snapshot() if (self.hud and self.stats is not None) else None
+            img = result.frame.image
+            if result.frame.channel_order != "BGR":
+                img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+            else:
+                img = img.copy()
+            draw_result(img, result, hud_text(result, snap) if self.hud else None)
+            self._last = (key, img)
+            return img

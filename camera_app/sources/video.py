@@ -1,0 +1,126 @@
+"""Recorded video replay through OpenCV (mp4, mkv, avi, gif...).
+
+Two modes. ``every-frame``: frames as fast as the pipeline takes them, no
+drops: deterministic, for tests and offline processing. ``realtime``: paced
+at the file's own frame rate and marked live, so a slow model drops frames
+exactly as it would with a camera: a faithful camera simulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from camera_app.errors import SourceError
+from camera_app.frames import Frame, SourceInfo
+from camera_app.sources.base import BaseSource
+
+log = logging.getLogger(__name__)
+
+ReplayMode = Literal["every-frame", "realtime"]
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".gif", ".mjpeg", ".mjpg", ".h264", ".ts"})
+
+
+class VideoFileSource(BaseSource):
+    kind = "video"
+
+    def __init__(self, path: str | Path, mode: ReplayMode = "every-frame", loop: bool = False,
+                 fps: float | None = None) -> None:
+        super().__init__(str(path))
+        self.path = Path(path)
+        self.mode = mode
+        self.loop = loop
+        self._fps_override = fps
+        self._cap: cv2.VideoCapture | None = None
+        self._index = 0  # frame index within the file
+        self._t0_ns = 0
+        self._delivered = 0
+        self._pending: np.ndarray | None = None
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"video {self.path}: cannot be opened (not a video format OpenCV can decode)")
+        return cap
+
+    def start(self) -> SourceInfo:
+        if not self.path.exists():
+            raise SourceError(f"video file not found: {self.path}")
+        if not self.path.is_file():
+            raise SourceError(f"video path is not a file: {self.path}")
+        cap = self._open()
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise SourceError(f"video {self.path}: no frame could be decoded")
+        fps = self._fps_override or cap.get(cv2.CAP_PROP_FPS) or 0.0
+        if not 0.1 <= fps <= 1000:
+            log.warning("video %s: frame rate %r unknown; assuming 30 fps", self.path, fps)
+            fps = 30.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        h, w = first.shape[:2]
+        self._cap, self._pending = cap, first
+        self._info = SourceInfo(
+            name=str(self.path), kind=self.kind, size_wh=(w, h), fps=fps,
+            frame_count=count, live=self.mode == "realtime",
+        )
+        self._t0_ns = time.monotonic_ns()
+        log.info("video %s: %dx%d, %.2f fps, %s frames, %s%s", self.path, w, h, fps,
+                 count if count is not None else "?", self.mode, ", looping" if self.loop else "")
+        return self._info
+
+    def read(self, timeout_s: float = 2.0) -> Frame | None:
+        if self._cap is None:
+            if self._stopping.is_set():
+                return None
+            raise SourceError(f"video {self.path}: read before start")
+        fps = self.info.fps or 30.0
+        if self.mode == "realtime":
+            due_ns = self._t0_ns + int(self._delivered * 1e9 / fps)
+            delay_s = (due_ns - time.monotonic_ns()) / 1e9
+            if delay_s > 0 and self._stopping.wait(delay_s):
+                return None
+        image = self._next_image()
+        if image is None:
+            return None
+        frame = Frame(
+            image=image,
+            frame_id=self._take_id(),
+            timestamp_ns=time.monotonic_ns(),
+            source=self.info,
+            media_ms=self._index * 1000.0 / fps,
+        )
+        self._index += 1
+        self._delivered += 1
+        return frame
+
+    def _next_image(self) -> np.ndarray | None:
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+            return image
+        assert self._cap is not None
+        ok, image = self._cap.read()
+        if ok and image is not None:
+            return image
+        if not self.loop or self._stopping.is_set():
+            return None
+        self._cap.release()
+        self._cap = self._open()
+        self._index = 0
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            raise SourceError(f"video {self.path}: no frame after reopening it to loop")
+        log.debug("video %s: looped", self.path)
+        return image
+
+    def stop(self) -> None:
+        super().stop()
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.release()
