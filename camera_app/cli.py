@@ -74,17 +74,44 @@ def add_model_args(p: argparse.ArgumentParser, model_positional: bool) -> None:
         p.add_argument("model", help="a .tflite model file")
     else:
         p.add_argument("--model", help="a .tflite model file")
-    p.add_argument("--labels", help="labels file (plain, 'id name' or 'id: name'); default: the model's metadata")
-    p.add_argument("--label-offset", type=int, default=None, metavar="N",
-                   help="label line of class 0 (default: detected; 1 for files starting with ??? or background)")
-    p.add_argument("--family", default=None, help="model family, overriding detection "
-                   "(ssd, blazeface, yolov5, yolov8, yolo_e2e, classification, movenet, segmentation)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="inference threads (default: all cores)")
-    p.add_argument("--threshold", type=_unit_float, default=None, metavar="F",
-                   help="minimum detection score (default 0.5)")
-    p.add_argument("--delegate", action="append", default=[], metavar="SPEC",
-                   help="edgetpu[:usb|:pci|:usb:0] or /path/to/delegate.so[;key=value...]")
+    p.add_argument(
+        "--labels",
+        help="labels file (plain, 'id name' or 'id: name'); default: the model's metadata",
+    )
+    p.add_argument(
+        "--label-offset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="label line of class 0 (default: detected; 1 for files starting with ??? or background)",
+    )
+    p.add_argument(
+        "--family",
+        default=None,
+        help="model family, overriding detection "
+        "(ssd, blazeface, yolov5, yolov8, yolo_e2e, classification, movenet, segmentation)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="inference threads (default: all cores)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_unit_float,
+        default=None,
+        metavar="F",
+        help="minimum detection score (default 0.5)",
+    )
+    p.add_argument(
+        "--delegate",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="edgetpu[:usb|:pci|:usb:0] or /path/to/delegate.so[;key=value...]",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +144,9 @@ def _register_optional(sub: Any) -> None:
 
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    fmt = "%(levelname)s %(name)s: %(message)s" if level == "debug" else "%(levelname)s: %(message)s"
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s" if level == "debug" else "%(levelname)s: %(message)s"
+    )
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -130,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
-        level = args.log_level or ("debug" if args.debug else getattr(args, "default_log_level", "info"))
+        level = args.log_level or (
+            "debug" if args.debug else getattr(args, "default_log_level", "info")
+        )
         if getattr(args, "quiet", False) and not args.log_level and not args.debug:
             level = "warning"
         setup_logging(level)

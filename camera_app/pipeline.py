@@ -47,8 +47,13 @@ class HandOff(Generic[T]):
     dropped and counted. Otherwise ``put`` waits for room, checking ``stop``.
     """
 
-    def __init__(self, capacity: int, drop_oldest: bool, stop: threading.Event,
-                 on_drop: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        drop_oldest: bool,
+        stop: threading.Event,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self._items: deque[T] = deque()
@@ -108,7 +113,9 @@ class _SinkRunner:
         self.name = sink.name
         self.pipeline = pipeline
         self.queue: HandOff[Any] = HandOff(
-            pipeline.options.sink_queue_size, drop_oldest=not lossless, stop=pipeline._abort,
+            pipeline.options.sink_queue_size,
+            drop_oldest=not lossless,
+            stop=pipeline._abort,
             on_drop=lambda n: pipeline.stats.on_drop(f"sink:{self.name}", n),
         )
         self.thread = threading.Thread(target=self._run, name=f"sink:{self.name}", daemon=True)
@@ -123,6 +130,7 @@ class _SinkRunner:
                 except TimeoutError:
                     if self.pipeline._abort.is_set():
                         break
+                    self.sink.idle()
                     continue
                 if item is _END:
                     break
@@ -132,12 +140,14 @@ class _SinkRunner:
                 t0 = time.perf_counter_ns()
                 self.sink.handle(item)
                 stats.on_handled(self.name, (time.perf_counter_ns() - t0) / 1e6)
-        except BaseException as e:  # noqa: BLE001 - reported to the main thread
-            self.pipeline._fail(e if isinstance(e, CameraAppError) else SinkError(f"sink {self.name}: {e}"), e)
+        except BaseException as e:
+            self.pipeline._fail(
+                e if isinstance(e, CameraAppError) else SinkError(f"sink {self.name}: {e}"), e
+            )
         finally:
             try:
                 self.sink.close()
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 self.pipeline._fail(SinkError(f"sink {self.name}: closing failed: {e}"), e)
             self.closed.set()
 
@@ -150,14 +160,20 @@ class Pipeline:
     (from a signal handler, another thread or a sink) or a thread fails.
     """
 
-    def __init__(self, source: Source, model: Model, sinks: Sequence[Sink] = (),
-                 options: PipelineOptions | None = None, stats: PipelineStats | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        model: Model,
+        sinks: Sequence[Sink] = (),
+        options: PipelineOptions | None = None,
+        stats: PipelineStats | None = None,
+    ) -> None:
         self.source = source
         self.model = model
         self.sinks = list(sinks)
         self.options = options or PipelineOptions()
         self.stats = stats or PipelineStats()
-        self._stop = threading.Event()   # finish: stop capturing, drain, close
+        self._stop = threading.Event()  # finish: stop capturing, drain, close
         self._abort = threading.Event()  # give up waiting on full queues
         self._done = threading.Event()
         self._error: BaseException | None = None
@@ -213,7 +229,7 @@ class Pipeline:
         except SourceError as e:
             if not self._stop.is_set():
                 self._fail(e)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             self._fail(SourceError(f"capture failed: {e}"), e)
         finally:
             self._frames.put(_END, force=True)
@@ -237,8 +253,15 @@ class Pipeline:
                 frame: Frame = item
                 result = self.model.infer(frame)
                 t = result.timings
-                self.stats.on_processed(result.done_ns, result.latency_ms, {
-                    "preprocess": t.preprocess_ms, "inference": t.inference_ms, "decode": t.decode_ms})
+                self.stats.on_processed(
+                    result.done_ns,
+                    result.latency_ms,
+                    {
+                        "preprocess": t.preprocess_ms,
+                        "inference": t.inference_ms,
+                        "decode": t.decode_ms,
+                    },
+                )
                 if first and self.on_first_result is not None:
                     first = False
                     self.on_first_result(result)
@@ -248,8 +271,10 @@ class Pipeline:
                     break
         except Stopped:
             pass
-        except BaseException as e:  # noqa: BLE001
-            self._fail(e if isinstance(e, CameraAppError) else RuntimeError(f"inference failed: {e!r}"), e)
+        except BaseException as e:
+            self._fail(
+                e if isinstance(e, CameraAppError) else RuntimeError(f"inference failed: {e!r}"), e
+            )
         finally:
             self._dispatch(_END)
 
@@ -257,17 +282,31 @@ class Pipeline:
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
         """Run to completion; ``tick`` is called from this thread every ~0.1 s."""
         info = self.source.start()
-        self.every_frame = (not info.live) if self.options.every_frame is None else self.options.every_frame
+        self.every_frame = (
+            (not info.live) if self.options.every_frame is None else self.options.every_frame
+        )
         live_drops = not self.every_frame
-        self.stats.source = {"name": info.name, "kind": info.kind, "size_wh": list(info.size_wh),
-                             "fps": info.fps, "live": info.live}
-        self.stats.model = {"path": self.model.info.path, "family": self.model.family,
-                            "runtime": self.model.runtime.name}
+        self.stats.source = {
+            "name": info.name,
+            "kind": info.kind,
+            "size_wh": list(info.size_wh),
+            "fps": info.fps,
+            "live": info.live,
+        }
+        self.stats.model = {
+            "path": self.model.info.path,
+            "family": self.model.family,
+            "runtime": self.model.runtime.name,
+        }
         self.stats.set_source_state("up")
-        self._frames = HandOff(self.options.queue_size, drop_oldest=live_drops, stop=self._abort,
-                               on_drop=lambda n: self.stats.on_drop("capture_queue", n))
+        self._frames = HandOff(
+            self.options.queue_size,
+            drop_oldest=live_drops,
+            stop=self._abort,
+            on_drop=lambda n: self.stats.on_drop("capture_queue", n),
+        )
         for sink in self.sinks:
-            sink.bind(self.stats)
+            sink.bind(self.stats, self.stop)
             lossless = self.every_frame and getattr(sink, "lossless", True)
             self._runners.append(_SinkRunner(sink, self, lossless))
         self._threads = [r.thread for r in self._runners] + [

@@ -20,7 +20,7 @@ class LabelLookup(Protocol):
 
 
 def _as(arr: Any, dtype: type, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
-    a = np.asarray(arr, dtype=dtype)
+    a: np.ndarray = np.asarray(arr, dtype=dtype)
     if a.ndim != 1 + len(shape_tail) or tuple(a.shape[1:]) != shape_tail:
         want = "(N" + "".join(f", {s}" for s in shape_tail) + ")"
         raise ValueError(f"{what} must have shape {want}, got {a.shape}")
@@ -107,9 +107,7 @@ class Classifications:
         self.class_id = _as(self.class_id, np.int32, (), "class_id")
         self.score = _as(self.score, np.float32, (), "score")
         if len(self.class_id) != len(self.score):
-            raise ValueError(
-                f"score has {len(self.score)} rows, class_id has {len(self.class_id)}"
-            )
+            raise ValueError(f"score has {len(self.score)} rows, class_id has {len(self.class_id)}")
 
     def __len__(self) -> int:
         return len(self.class_id)
@@ -144,9 +142,7 @@ class SegmentationMask:
         import cv2
 
         w, h = size_wh or self.size_wh
-        return cv2.resize(
-            self.class_map.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST
-        )
+        return cv2.resize(self.class_map.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 @dataclass(slots=True)
@@ -180,7 +176,11 @@ class FrameResult:
         out: dict[str, Any] = {"detections": self.detections.to_json(self.labels)}
         if self.classes is not None:
             out["classes"] = self.classes.to_json(self.labels)
-        if self.family == "movenet" and len(self.detections) and self.detections.keypoints is not None:
+        if (
+            self.family == "movenet"
+            and len(self.detections)
+            and self.detections.keypoints is not None
+        ):
             out["keypoints"] = out["detections"][0]["keypoints"]
         if self.mask is not None:
             out["mask"] = {"classes_present": self.mask.classes_present()}

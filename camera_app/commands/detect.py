@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
 def read_image(path: str) -> Any:
     p = Path(path)
     if not p.is_file():
-        raise ImageError(f"image not found: {p}" if not p.exists() else f"image path is not a file: {p}")
+        raise ImageError(
+            f"image not found: {p}" if not p.exists() else f"image path is not a file: {p}"
+        )
     image = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageError(f"image {p}: cannot be read (not an image OpenCV can decode)")
@@ -45,8 +47,15 @@ def run(args: argparse.Namespace) -> int:
         result = model.infer_image(image, name=path)
         h, w = image.shape[:2]
         if args.json:
-            print_json({"image": path, "size_wh": [w, h], "family": result.family,
-                        "inference_ms": round(result.timings.inference_ms, 2), **result.payload()})
+            print_json(
+                {
+                    "image": path,
+                    "size_wh": [w, h],
+                    "family": result.family,
+                    "inference_ms": round(result.timings.inference_ms, 2),
+                    **result.payload(),
+                }
+            )
         else:
             print(_describe(path, (w, h), result))
         if out_dir is not None:
@@ -59,9 +68,18 @@ def run(args: argparse.Namespace) -> int:
 def _describe(path: str, size_wh: tuple[int, int], result: Any) -> str:
     head = f"{path} ({size_wh[0]}x{size_wh[1]}, {result.family}, {result.timings.inference_ms:.1f} ms):"
     p = result.payload()
-    items = [f"  {d['label'] or d['class_id']} {d['score']:.2f} at {d['xyxy']}" for d in p["detections"]]
+    items = [
+        f"  {d['label'] or d['class_id']} {d['score']:.2f} at {d['xyxy']}" for d in p["detections"]
+    ]
     items += [f"  {c['label'] or c['class_id']} {c['score']:.2f}" for c in p.get("classes", [])]
     if "mask" in p:
-        names = [result.labels.name(c) if result.labels else None for c in p["mask"]["classes_present"]]
-        items.append("  classes present: " + ", ".join(str(n or c) for n, c in zip(names, p["mask"]["classes_present"], strict=True)))
+        names = [
+            result.labels.name(c) if result.labels else None for c in p["mask"]["classes_present"]
+        ]
+        items.append(
+            "  classes present: "
+            + ", ".join(
+                str(n or c) for n, c in zip(names, p["mask"]["classes_present"], strict=True)
+            )
+        )
     return "\n".join([head, *(items or ["  nothing above the threshold"])])

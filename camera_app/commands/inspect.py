@@ -38,9 +38,15 @@ def run(args: argparse.Namespace) -> int:
         *(_tensor_line(t) for t in d["outputs"]),
         f"signatures: {', '.join(d['signatures']) or 'none'}",
         f"classes:  {d['num_classes'] if d['num_classes'] is not None else 'unknown'}",
-        "labels:   " + (f"{d['labels']['source']} ({d['labels']['count']} ids, offset {d['labels']['offset']})"
-                        if d["labels"] else "none (pass --labels)"),
-        "preprocess: {resize} to {size_wh[0]}x{size_wh[1]}, {color}, {cast}".format(**d["preprocess"]),
+        "labels:   "
+        + (
+            f"{d['labels']['source']} ({d['labels']['count']} ids, offset {d['labels']['offset']})"
+            if d["labels"]
+            else "none (pass --labels)"
+        ),
+        "preprocess: {resize} to {size_wh[0]}x{size_wh[1]}, {color}, {cast}".format(
+            **d["preprocess"]
+        ),
     ]
     print("\n".join(lines))
     return 0

@@ -29,20 +29,38 @@ DEFAULT_SOURCE = "picamera2"
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="capture, infer and output until stopped")
-    p.add_argument("--source", default=None,
-                   help="picamera2[:N] (default), /dev/videoN or N, rtsp:// or http:// URL, a video file, "
-                        "a folder or glob of images")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="picamera2[:N] (default), /dev/videoN or N, rtsp:// or http:// URL, a video file, "
+        "a folder or glob of images",
+    )
     add_model_args(p, model_positional=False)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--every-frame", dest="every_frame", action="store_true", default=None,
-                      help="process every frame of a file, never drop (default for files)")
-    mode.add_argument("--realtime", dest="every_frame", action="store_false",
-                      help="replay a file at its own frame rate, dropping frames like a live camera")
+    mode.add_argument(
+        "--every-frame",
+        dest="every_frame",
+        action="store_true",
+        default=None,
+        help="process every frame of a file, never drop (default for files)",
+    )
+    mode.add_argument(
+        "--realtime",
+        dest="every_frame",
+        action="store_false",
+        help="replay a file at its own frame rate, dropping frames like a live camera",
+    )
     p.add_argument("--loop", action="store_true", help="repeat a video file or image folder")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames")
+    p.add_argument(
+        "--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames"
+    )
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
-    p.add_argument("--jsonl", metavar="PATH|-", help="write detections as JSON Lines (- for stdout)")
-    p.add_argument("--record", metavar="PATH", help="record the annotated stream (.mp4, .avi, .mkv)")
+    p.add_argument(
+        "--jsonl", metavar="PATH|-", help="write detections as JSON Lines (- for stdout)"
+    )
+    p.add_argument(
+        "--record", metavar="PATH", help="record the annotated stream (.mp4, .avi, .mkv)"
+    )
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
 
@@ -100,14 +118,25 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     model = Model(model_options(args))
     source_spec = args.source or DEFAULT_SOURCE
-    source = open_source(source_spec, SourceOptions(
-        mode=None if args.every_frame is None else ("every-frame" if args.every_frame else "realtime"),
-        loop=args.loop,
-        lores_size_wh=_lores_size(model),
-    ))
+    source = open_source(
+        source_spec,
+        SourceOptions(
+            mode=None
+            if args.every_frame is None
+            else ("every-frame" if args.every_frame else "realtime"),
+            loop=args.loop,
+            lores_size_wh=_lores_size(model),
+        ),
+    )
     sinks = build_sinks(args)
-    pipeline = Pipeline(source, model, sinks, PipelineOptions(
-        every_frame=args.every_frame, max_frames=args.max_frames, duration_s=args.duration))
+    pipeline = Pipeline(
+        source,
+        model,
+        sinks,
+        PipelineOptions(
+            every_frame=args.every_frame, max_frames=args.max_frames, duration_s=args.duration
+        ),
+    )
     with _Signals(pipeline):
         stats = pipeline.run()
     if not args.quiet:

@@ -148,6 +148,26 @@ def calibration_batches(
     return [preprocess_frame(f, input_size_wh, norm, dtype, channels) for f in frames]
 
 
+def pixel_range_sample(batch: np.ndarray, normalisation: Normalisation) -> np.ndarray:
+    """A copy of a float batch whose first two pixels are black (0) and white (255).
+
+    Added to the representative dataset so the calibrated input range is
+    exactly what pixels 0..255 normalise to: an int8 model with uint8 inputs
+    then gets input scale ``1 / std`` and zero point ``mean``, which map raw
+    pixels one to one (1/255 and 0 for the ``unit`` normalisation), the way
+    the runtime feeds uint8 models.
+    """
+    pinned = np.array(batch, dtype=batch.dtype, copy=True)
+    if pinned.dtype.kind != "f" or pinned.shape[2] < 2:
+        return pinned
+    channels = pinned.shape[-1]
+    mean = np.asarray(normalisation.mean[:channels], dtype=np.float32)
+    std = np.asarray(normalisation.std[:channels], dtype=np.float32)
+    pinned[0, 0, 0] = (0.0 - mean) / std
+    pinned[0, 0, 1] = (255.0 - mean) / std
+    return pinned
+
+
 def random_batches(
     count: int,
     input_size_wh: tuple[int, int],

@@ -17,6 +17,7 @@ import numpy as np
 from camera_app.convert.calibration import (
     calibration_batches,
     iter_calibration_frames,
+    pixel_range_sample,
     random_batches,
 )
 from camera_app.convert.evaluate import RUNTIME_NAME, FlexOpsUnsupported, describe, run_converted
@@ -80,8 +81,10 @@ def _make_converter(
         converter.target_spec.supported_types = [tf.float16]
     if options.quantize == "int8":
 
+        pinned = pixel_range_sample(batches[0], options.normalisation)
+
         def representative_dataset() -> Iterator[list[np.ndarray]]:
-            for batch in batches:
+            for batch in [*batches, pinned]:
                 yield [batch]
 
         converter.representative_dataset = representative_dataset

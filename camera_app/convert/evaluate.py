@@ -106,8 +106,12 @@ def run_converted(
     samples: list[dict[str, np.ndarray]] = []
     for batch in batches:
         feed = {k: quantize_input(batch[k], in_details[k]) for k in in_details}
-        raw = runner(**feed)
-        samples.append({k: out_details[k].dequantize(np.asarray(v)) for k, v in raw.items()})
+        # Copies: views into the interpreter's buffers would block invoke().
+        raw = {k: np.array(v, copy=True) for k, v in runner(**feed).items()}
+        samples.append({k: out_details[k].dequantize(v) for k, v in raw.items()})
+    # The runner holds a reference to the interpreter's internals, which makes
+    # the plain invoke() below refuse to run: drop it first.
+    del runner
     invoke_ms = _time_invoke(
         interp, inputs, batches[-1] if batches else None, in_details, timing_runs
     )

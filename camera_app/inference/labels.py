@@ -16,6 +16,7 @@ set explicitly with ``--label-offset``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import zipfile
@@ -81,7 +82,12 @@ def parse_labels(text: str, source: str) -> Labels:
     if "" in [ln.strip() for ln in lines]:
         cut = [ln.strip() for ln in lines].index("")
         if cut > 0:
-            log.debug("labels %s: ignoring %d lines after the blank line %d", source, len(lines) - cut, cut + 1)
+            log.debug(
+                "labels %s: ignoring %d lines after the blank line %d",
+                source,
+                len(lines) - cut,
+                cut + 1,
+            )
             lines = lines[:cut]
     if not lines:
         raise LabelsError(f"labels file {source}: no labels in it")
@@ -111,7 +117,7 @@ def _looks_plain(lines: list[str]) -> bool:
     Real id maps have ids that increase; names like "3d glasses" do not.
     """
     ids = [int(m.group(1)) for m in (_ID_LINE.match(ln) for ln in lines) if m]
-    return any(b <= a for a, b in zip(ids, ids[1:], strict=False))
+    return any(b <= a for a, b in itertools.pairwise(ids))
 
 
 def load_labels(path: str | Path) -> Labels:
@@ -159,7 +165,9 @@ def resolve_offset(labels: Labels, num_classes: int | None, explicit: int | None
         log.info(
             "labels %s: first line %r is a placeholder and there is one label more than the "
             "model's %d classes: using label offset 1",
-            labels.source, labels.first_label(), num_classes,
+            labels.source,
+            labels.first_label(),
+            num_classes,
         )
         labels = labels.with_offset(1)
     if num_classes is not None and labels.count != num_classes:
@@ -167,6 +175,10 @@ def resolve_offset(labels: Labels, num_classes: int | None, explicit: int | None
         log.warning(
             "labels %s cover %d class ids but the model has %d classes (%d %s); "
             "check the file or set --label-offset",
-            labels.source, labels.count, num_classes, abs(diff), "too many" if diff > 0 else "too few",
+            labels.source,
+            labels.count,
+            num_classes,
+            abs(diff),
+            "too many" if diff > 0 else "too few",
         )
     return labels

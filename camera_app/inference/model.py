@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,7 +24,7 @@ from camera_app.inference import decoders
 from camera_app.inference.decoders.classification import ClassificationDecoder
 from camera_app.inference.decoders.ssd import SsdDecoder
 from camera_app.inference.labels import Labels, load_labels, metadata_labels, resolve_offset
-from camera_app.inference.preprocess import Preprocessor, PreprocessOptions
+from camera_app.inference.preprocess import PreprocessOptions, Preprocessor
 from camera_app.inference.runtime import DelegateSpec, Runtime, create_interpreter
 from camera_app.inference.types import DecodeOptions, ModelInfo, TensorInfo
 from camera_app.results import FrameResult, Timings
@@ -43,6 +43,9 @@ class ModelOptions:
     num_threads: int | None = None
     delegates: tuple[DelegateSpec, ...] = ()
     decode: DecodeOptions = field(default_factory=DecodeOptions)
+    threshold: float | None = None
+    """Overrides ``decode.threshold``; None: the family's default."""
+    iou_threshold: float | None = None
     preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
 
 
@@ -102,7 +105,14 @@ class Model:
         if spec is None:
             decoders.decoder_class(self.family)  # raises the one-line error
             raise AssertionError
-        self.decoder = decoders.make_decoder(self.info, self.family, options.decode)
+        self.decode_options = replace(
+            options.decode,
+            threshold=spec.threshold if options.threshold is None else options.threshold,
+            iou_threshold=spec.iou_threshold
+            if options.iou_threshold is None
+            else options.iou_threshold,
+        )
+        self.decoder = decoders.make_decoder(self.info, self.family, self.decode_options)
         pre = options.preprocess
         explicit_norm = pre.mean is not None or pre.std is not None
         self.preprocessor = Preprocessor(
@@ -127,8 +137,11 @@ class Model:
         self._output_indices = [o.index for o in self.info.outputs]
         log.info(
             "model %s: family %s, input %s %s, runtime %s, %s threads",
-            Path(path).name, self.family, list(self.info.input.shape),
-            self.info.input.dtype.name, self.runtime.name,
+            Path(path).name,
+            self.family,
+            list(self.info.input.shape),
+            self.info.input.dtype.name,
+            self.runtime.name,
             options.num_threads if options.num_threads is not None else "all",
         )
 
@@ -138,7 +151,8 @@ class Model:
         else:
             labels = metadata_labels(self.options.path)
         if labels is None:
-            return None
+            builtin = decoders.FAMILIES[self.family].builtin_labels
+            return Labels(dict(enumerate(builtin)), "builtin") if builtin else None
         return resolve_offset(labels, self.num_classes, self.options.label_offset)
 
     def infer(self, frame: Frame) -> FrameResult:

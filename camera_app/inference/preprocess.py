@@ -54,7 +54,9 @@ def _rgb3(value: tuple[float, ...] | float) -> np.ndarray:
     return np.array(arr, dtype=np.float64)
 
 
-def build_lut(tensor: TensorInfo, mean: tuple[float, ...], std: tuple[float, ...], raw_uint8: bool) -> np.ndarray | None:
+def build_lut(
+    tensor: TensorInfo, mean: tuple[float, ...], std: tuple[float, ...], raw_uint8: bool
+) -> np.ndarray | None:
     """A (1, 256, 3) table from pixel value to input value, or None for identity."""
     dtype = tensor.dtype
     if dtype == np.uint8 and raw_uint8:

@@ -80,7 +80,9 @@ def _import_runtime(name: str) -> Runtime:
         return Runtime(name, mod.Interpreter, mod.load_delegate, ver)
     if name == "tensorflow":
         tf = importlib.import_module("tensorflow")
-        return Runtime(name, tf.lite.Interpreter, tf.lite.experimental.load_delegate, tf.__version__)
+        return Runtime(
+            name, tf.lite.Interpreter, tf.lite.experimental.load_delegate, tf.__version__
+        )
     raise ValueError(f"unknown runtime {name!r}; expected one of {', '.join(RUNTIMES)}")
 
 
@@ -153,7 +155,11 @@ def create_interpreter(
     """
     path = Path(model_path)
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}" if not path.exists() else f"model path is not a file: {path}")
+        raise ModelError(
+            f"model file not found: {path}"
+            if not path.exists()
+            else f"model path is not a file: {path}"
+        )
     try:
         with path.open("rb") as fh:
             head = fh.read(8)

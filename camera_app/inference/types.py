@@ -109,7 +109,9 @@ class InputTransform:
         out[..., 1] = (my - self.pad_y) / self.scale_y
         return out
 
-    def boxes_to_frame(self, xyxy: np.ndarray, normalized: bool = False, clip: bool = True) -> np.ndarray:
+    def boxes_to_frame(
+        self, xyxy: np.ndarray, normalized: bool = False, clip: bool = True
+    ) -> np.ndarray:
         """(N, 4) x1, y1, x2, y2 in model pixels (or normalised) to frame pixels."""
         xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
         out = self.points_to_frame(xyxy.reshape(-1, 2, 2), normalized).reshape(-1, 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
@@ -34,12 +35,23 @@ class Sink(Protocol):
     """
 
     name: str
+    lossless: bool
+    """In every-frame mode, wait for this sink rather than drop results
+    (logs and recordings); previews set it False and always drop."""
 
-    def bind(self, stats: PipelineStats) -> None: ...
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
+        """Called once before the first result: the live stats, and a callable
+        that asks the pipeline to finish (a preview window being closed)."""
+        ...
 
     def handle(self, result: FrameResult) -> None: ...
 
     def on_event(self, event: PipelineEvent) -> None: ...
+
+    def idle(self) -> None:
+        """Called on the sink's thread about every 0.1 s when no result came
+        (GUI sinks pump their event loop here)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -48,15 +60,21 @@ class BaseSink:
     """Default no-op ``bind``/``on_event``, and context-manager support."""
 
     name = "sink"
+    lossless = True
     stats: PipelineStats | None = None
+    request_stop: Callable[[], None] | None = None
 
-    def bind(self, stats: PipelineStats) -> None:
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
         self.stats = stats
+        self.request_stop = stop
 
     def handle(self, result: FrameResult) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def on_event(self, event: PipelineEvent) -> None:
+        return None
+
+    def idle(self) -> None:
         return None
 
     def close(self) -> None:

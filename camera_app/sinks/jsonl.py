@@ -58,7 +58,9 @@ class JsonlSink(BaseSink):
 
     def on_event(self, event: PipelineEvent) -> None:
         if self.events:
-            self._write({"event": event.kind, "message": event.message, "timestamp_ns": event.timestamp_ns})
+            self._write(
+                {"event": event.kind, "message": event.message, "timestamp_ns": event.timestamp_ns}
+            )
 
     def close(self) -> None:
         if self._owned and not self._out.closed:

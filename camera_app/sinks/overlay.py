@@ -34,8 +34,14 @@ def color_of(class_id: int) -> tuple[int, int, int]:
     return int(b), int(g), int(r)
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int],
-          bg: tuple[int, int, int] | None = (0, 0, 0)) -> None:
+def _text(
+    img: np.ndarray,
+    text: str,
+    org: tuple[int, int],
+    scale: float,
+    color: tuple[int, int, int],
+    bg: tuple[int, int, int] | None = (0, 0, 0),
+) -> None:
     thick = max(1, round(scale * 2))
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thick)
     x, y = org
@@ -48,7 +54,7 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color:
 def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) -> np.ndarray:
     """Draw ``result`` onto ``image`` (BGR, modified in place) and return it."""
     h, w = image.shape[:2]
-    scale = max(0.4, min(w, h) / 900)
+    scale = max(0.75, min(w, h) / 720)
     thick = max(1, round(min(w, h) / 400))
     if result.mask is not None:
         class_map = result.mask.resized((w, h))
@@ -60,29 +66,49 @@ def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) 
     det = result.detections
     labels = result.labels
     for i in range(len(det)):
-        x1, y1, x2, y2 = (int(round(v)) for v in det.xyxy[i])
+        x1, y1, x2, y2 = (round(v) for v in det.xyxy[i])
         cid = int(det.class_id[i])
         color = color_of(cid)
         cv2.rectangle(image, (x1, y1), (x2, y2), color, thick)
         name = labels.name(cid) if labels is not None else None
-        _text(image, f"{name or cid} {det.confidence[i]:.2f}", (x1, y1), scale * 0.6, (255, 255, 255), color)
+        _text(
+            image,
+            f"{name or cid} {det.confidence[i]:.2f}",
+            (x1, y1),
+            scale * 0.6,
+            (255, 255, 255),
+            color,
+        )
         if det.keypoints is not None:
             kp = det.keypoints[i]
             if len(kp) == 17:
                 for a, b in SKELETON:
                     if kp[a, 2] >= KEYPOINT_THRESHOLD and kp[b, 2] >= KEYPOINT_THRESHOLD:
-                        cv2.line(image, (int(kp[a, 0]), int(kp[a, 1])), (int(kp[b, 0]), int(kp[b, 1])),
-                                 (0, 255, 255), thick, cv2.LINE_AA)
+                        cv2.line(
+                            image,
+                            (int(kp[a, 0]), int(kp[a, 1])),
+                            (int(kp[b, 0]), int(kp[b, 1])),
+                            (0, 255, 255),
+                            thick,
+                            cv2.LINE_AA,
+                        )
             for x, y, s in kp:
                 if s >= KEYPOINT_THRESHOLD:
                     cv2.circle(image, (int(x), int(y)), thick + 2, (0, 0, 255), cv2.FILLED)
     if result.classes is not None:
-        for row, (cid, score) in enumerate(zip(result.classes.class_id, result.classes.score, strict=True)):
+        for row, (cid, score) in enumerate(
+            zip(result.classes.class_id, result.classes.score, strict=True)
+        ):
             name = labels.name(int(cid)) if labels is not None else None
-            _text(image, f"{name or int(cid)}: {score:.2f}", (8, int((row + 2.2) * 30 * scale)),
-                  scale * 0.7, (255, 255, 255))
+            _text(
+                image,
+                f"{name or int(cid)}: {score:.2f}",
+                (8, int((row + 2.2) * 30 * scale)),
+                scale * 0.7,
+                (255, 255, 255),
+            )
     if hud:
-        _text(image, hud, (0, h - 4), scale * 0.55, (0, 255, 0))
+        _text(image, hud, (0, h - 4), scale * 0.5, (0, 255, 0))
     return image
 
 

@@ -10,6 +10,7 @@ JPEG, which also survives a hard kill up to the last frame written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -19,6 +20,7 @@ from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
 from camera_app.sinks.jsonl import check_output_path
 from camera_app.sinks.overlay import Annotator
+from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,16 @@ FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv"
 class RecordSink(BaseSink):
     name = "record"
 
-    def __init__(self, path: str, annotator: Annotator | None = None, fps: float | None = None) -> None:
+    def __init__(
+        self, path: str, annotator: Annotator | None = None, fps: float | None = None
+    ) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         if suffix not in FOURCC:
-            raise SinkError(f"recording {self.path}: unsupported file type {suffix or '(none)'}; "
-                            f"expected one of {', '.join(sorted(FOURCC))}")
+            raise SinkError(
+                f"recording {self.path}: unsupported file type {suffix or '(none)'}; "
+                f"expected one of {', '.join(sorted(FOURCC))}"
+            )
         check_output_path(self.path, "recording")
         self.fourcc = FOURCC[suffix]
         self.annotator = annotator or Annotator()
@@ -42,10 +48,10 @@ class RecordSink(BaseSink):
         self._size_wh: tuple[int, int] | None = None
         self.frames_written = 0
 
-    def bind(self, stats: object) -> None:  # type: ignore[override]
-        super().bind(stats)  # type: ignore[arg-type]
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
+        super().bind(stats, stop)
         if self.annotator.stats is None:
-            self.annotator.stats = stats  # type: ignore[assignment]
+            self.annotator.stats = stats
 
     def _open(self, size_wh: tuple[int, int], fps: float) -> cv2.VideoWriter:
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc), fps, size_wh)

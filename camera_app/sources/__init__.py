@@ -41,15 +41,21 @@ def source_kind(spec: str) -> str:
     """Classify a source string without opening it; raises on a bad string."""
     s = spec.strip()
     if not s:
-        raise SourceError("source is empty; expected picamera2[:N], /dev/videoN, a URL, a video or images")
+        raise SourceError(
+            "source is empty; expected picamera2[:N], /dev/videoN, a URL, a video or images"
+        )
     if s == "picamera2" or s.startswith("picamera2:"):
         num = s.partition(":")[2]
         if num and not num.isdigit():
-            raise SourceError(f"source {spec!r}: expected picamera2 or picamera2:N with N a camera number")
+            raise SourceError(
+                f"source {spec!r}: expected picamera2 or picamera2:N with N a camera number"
+            )
         return "picamera2"
     if "://" in s:
         if not is_stream_url(s):
-            raise SourceError(f"source {spec!r}: unsupported URL scheme; expected rtsp://, http(s)://, rtmp://, udp:// or tcp://")
+            raise SourceError(
+                f"source {spec!r}: unsupported URL scheme; expected rtsp://, http(s)://, rtmp://, udp:// or tcp://"
+            )
         return "stream"
     if device_index(s) is not None:
         return "v4l2"
@@ -66,14 +72,17 @@ def open_source(spec: str, options: SourceOptions | None = None) -> Source:
         from camera_app.sources.picamera2 import Picamera2Source
 
         num = spec.partition(":")[2]
-        kwargs: dict[str, object] = {"camera_num": int(num) if num else 0, "timeout_s": opts.timeout_s}
+        kwargs: dict[str, object] = {
+            "camera_num": int(num) if num else 0,
+            "timeout_s": opts.timeout_s,
+        }
         if opts.size_wh:
             kwargs["main_size_wh"] = opts.size_wh
         if opts.fps:
             kwargs["fps"] = opts.fps
         if opts.lores_size_wh:
             kwargs["lores_size_wh"] = opts.lores_size_wh
-        return Picamera2Source(**kwargs)  # type: ignore[arg-type]
+        return Picamera2Source(**kwargs)
     if kind in ("stream", "v4l2"):
         return OpenCVLiveSource(spec, size_wh=opts.size_wh, fps=opts.fps)
     if kind == "images":

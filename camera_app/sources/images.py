@@ -15,7 +15,9 @@ from camera_app.sources.base import BaseSource
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+)
 
 
 def is_glob(spec: str) -> bool:
@@ -43,7 +45,9 @@ class ImageFolderSource(BaseSource):
             raise SourceError(f"image source not found: {spec}")
         paths = [p for p in paths if p.is_file()]
         if not paths:
-            raise SourceError(f"image source {spec}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise SourceError(
+                f"image source {spec}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
         self._paths = paths
         first = self._load(paths[0])
         h, w = first.shape[:2]
@@ -69,6 +73,9 @@ class ImageFolderSource(BaseSource):
         self._pos += 1
         image = self._load(path)
         h, w = image.shape[:2]
-        info = self.info if (w, h) == self.info.size_wh else SourceInfo(
-            name=str(path), kind=self.kind, size_wh=(w, h))
+        info = (
+            self.info
+            if (w, h) == self.info.size_wh
+            else SourceInfo(name=str(path), kind=self.kind, size_wh=(w, h))
+        )
         return Frame(image, self._take_id(), time.monotonic_ns(), info, meta={"path": str(path)})

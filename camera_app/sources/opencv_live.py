@@ -43,8 +43,13 @@ def device_index(spec: str) -> int | None:
 class OpenCVLiveSource(BaseSource):
     """``/dev/videoN``, a camera index ``N``, or an ``rtsp://``/``http://`` URL."""
 
-    def __init__(self, spec: str, size_wh: tuple[int, int] | None = None, fps: float | None = None,
-                 open_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        spec: str,
+        size_wh: tuple[int, int] | None = None,
+        fps: float | None = None,
+        open_timeout_s: float = 10.0,
+    ) -> None:
         super().__init__(spec)
         self.kind = "stream" if is_stream_url(spec) else "v4l2"
         self.size_wh = size_wh
@@ -68,7 +73,9 @@ class OpenCVLiveSource(BaseSource):
             cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
             if not cap.isOpened():
                 cap.release()
-                raise SourceError(f"stream {spec}: cannot be opened (unreachable, wrong URL or unsupported format)")
+                raise SourceError(
+                    f"stream {spec}: cannot be opened (unreachable, wrong URL or unsupported format)"
+                )
             return cap
         idx = device_index(spec)
         if idx is None:
@@ -77,7 +84,9 @@ class OpenCVLiveSource(BaseSource):
         if not dev.exists():
             raise SourceError(f"camera {dev}: no such device")
         if not os.access(dev, os.R_OK | os.W_OK):
-            raise SourceError(f"camera {dev}: permission denied (add the user to the 'video' group)")
+            raise SourceError(
+                f"camera {dev}: permission denied (add the user to the 'video' group)"
+            )
         cap = cv2.VideoCapture(idx, cv2.CAP_V4L2)
         if not cap.isOpened():
             cap.release()
@@ -100,13 +109,20 @@ class OpenCVLiveSource(BaseSource):
         h, w = first.shape[:2]
         fps = cap.get(cv2.CAP_PROP_FPS) or None
         self._cap = cap
-        self._info = SourceInfo(name=self.name, kind=self.kind, size_wh=(w, h),
-                                fps=fps if fps and 0 < fps < 1000 else None, live=True)
+        self._info = SourceInfo(
+            name=self.name,
+            kind=self.kind,
+            size_wh=(w, h),
+            fps=fps if fps and 0 < fps < 1000 else None,
+            live=True,
+        )
         with self._cond:
             self._latest, self._latest_ns = first, time.monotonic_ns()
             self._seq, self._returned_seq = 1, 0
             self._error, self._ended = None, False
-        self._thread = threading.Thread(target=self._grab_loop, name=f"grab:{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._grab_loop, name=f"grab:{self.name}", daemon=True
+        )
         self._thread.start()
         log.info("%s %s: %dx%d%s", self.kind, self.name, w, h, f", {fps:.1f} fps" if fps else "")
         return self._info
@@ -156,7 +172,9 @@ class OpenCVLiveSource(BaseSource):
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2.0)
             if thread.is_alive():
-                log.warning("%s: capture thread did not stop within 2 s (blocked in the driver)", self.name)
+                log.warning(
+                    "%s: capture thread did not stop within 2 s (blocked in the driver)", self.name
+                )
         cap, self._cap = self._cap, None
         if cap is not None and (thread is None or not thread.is_alive()):
             cap.release()

@@ -23,14 +23,21 @@ from camera_app.sources.base import BaseSource
 log = logging.getLogger(__name__)
 
 ReplayMode = Literal["every-frame", "realtime"]
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".gif", ".mjpeg", ".mjpg", ".h264", ".ts"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".gif", ".mjpeg", ".mjpg", ".h264", ".ts"}
+)
 
 
 class VideoFileSource(BaseSource):
     kind = "video"
 
-    def __init__(self, path: str | Path, mode: ReplayMode = "every-frame", loop: bool = False,
-                 fps: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        mode: ReplayMode = "every-frame",
+        loop: bool = False,
+        fps: float | None = None,
+    ) -> None:
         super().__init__(str(path))
         self.path = Path(path)
         self.mode = mode
@@ -46,7 +53,9 @@ class VideoFileSource(BaseSource):
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"video {self.path}: cannot be opened (not a video format OpenCV can decode)")
+            raise SourceError(
+                f"video {self.path}: cannot be opened (not a video format OpenCV can decode)"
+            )
         return cap
 
     def start(self) -> SourceInfo:
@@ -67,12 +76,24 @@ class VideoFileSource(BaseSource):
         h, w = first.shape[:2]
         self._cap, self._pending = cap, first
         self._info = SourceInfo(
-            name=str(self.path), kind=self.kind, size_wh=(w, h), fps=fps,
-            frame_count=count, live=self.mode == "realtime",
+            name=str(self.path),
+            kind=self.kind,
+            size_wh=(w, h),
+            fps=fps,
+            frame_count=count,
+            live=self.mode == "realtime",
         )
         self._t0_ns = time.monotonic_ns()
-        log.info("video %s: %dx%d, %.2f fps, %s frames, %s%s", self.path, w, h, fps,
-                 count if count is not None else "?", self.mode, ", looping" if self.loop else "")
+        log.info(
+            "video %s: %dx%d, %.2f fps, %s frames, %s%s",
+            self.path,
+            w,
+            h,
+            fps,
+            count if count is not None else "?",
+            self.mode,
+            ", looping" if self.loop else "",
+        )
         return self._info
 
     def read(self, timeout_s: float = 2.0) -> Frame | None:

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 
 from camera_app.errors import ModelError
-from camera_app.inference.types import Decoder, DecodeOptions, ModelInfo
+from camera_app.inference.types import DecodeOptions, Decoder, ModelInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,26 +23,87 @@ class FamilySpec:
     std: tuple[float, float, float]
     pad_value: int = 0
     description: str = ""
+    threshold: float = 0.5
+    iou_threshold: float = 0.45
+    builtin_labels: tuple[str, ...] = ()
+    """Names used when no labels file is given (single-class families)."""
 
 
 _PM1 = (127.5, 127.5, 127.5)  # pixels to [-1, 1]
 FAMILIES: dict[str, FamilySpec] = {
-    "ssd": FamilySpec("ssd:SsdDecoder", "stretch", _PM1, _PM1, 0,
-                      "SSD / EfficientDet-Lite with TFLite_Detection_PostProcess"),
-    "blazeface": FamilySpec("blazeface:BlazeFaceDecoder", "letterbox", _PM1, _PM1, 0,
-                            "MediaPipe BlazeFace face detection (short/full range)"),
-    "yolo_e2e": FamilySpec("yolo:YoloEndToEndDecoder", "letterbox", (0.0, 0.0, 0.0),
-                           (255.0, 255.0, 255.0), 114, "NMS-free YOLO exports [1,K,6]"),
-    "yolov8": FamilySpec("yolo:YoloV8Decoder", "letterbox", (0.0, 0.0, 0.0),
-                         (255.0, 255.0, 255.0), 114, "YOLOv8/v11 [1,4+C,A]"),
-    "yolov5": FamilySpec("yolo:YoloV5Decoder", "letterbox", (0.0, 0.0, 0.0),
-                         (255.0, 255.0, 255.0), 114, "YOLOv5 [1,A,5+C]"),
-    "movenet": FamilySpec("pose:MoveNetDecoder", "letterbox", (0.0, 0.0, 0.0),
-                          (1.0, 1.0, 1.0), 0, "MoveNet single pose, 17 keypoints"),
-    "segmentation": FamilySpec("segmentation:SegmentationDecoder", "stretch", _PM1, _PM1, 0,
-                               "semantic segmentation (DeepLab)"),
-    "classification": FamilySpec("classification:ClassificationDecoder", "stretch", _PM1, _PM1, 0,
-                                 "image classifier [1,N]"),
+    "ssd": FamilySpec(
+        "ssd:SsdDecoder",
+        "stretch",
+        _PM1,
+        _PM1,
+        0,
+        "SSD / EfficientDet-Lite with TFLite_Detection_PostProcess",
+    ),
+    # MediaPipe's face_detection_short_range.pbtxt: score 0.5, suppression 0.3
+    # (full range uses 0.6; set --threshold for it).
+    "blazeface": FamilySpec(
+        "blazeface:BlazeFaceDecoder",
+        "letterbox",
+        _PM1,
+        _PM1,
+        0,
+        "MediaPipe BlazeFace face detection (short/full range)",
+        0.5,
+        0.3,
+        ("face",),
+    ),
+    "yolo_e2e": FamilySpec(
+        "yolo:YoloEndToEndDecoder",
+        "letterbox",
+        (0.0, 0.0, 0.0),
+        (255.0, 255.0, 255.0),
+        114,
+        "NMS-free YOLO exports [1,K,6]",
+    ),
+    "yolov8": FamilySpec(
+        "yolo:YoloV8Decoder",
+        "letterbox",
+        (0.0, 0.0, 0.0),
+        (255.0, 255.0, 255.0),
+        114,
+        "YOLOv8/v11 [1,4+C,A]",
+    ),
+    "yolov5": FamilySpec(
+        "yolo:YoloV5Decoder",
+        "letterbox",
+        (0.0, 0.0, 0.0),
+        (255.0, 255.0, 255.0),
+        114,
+        "YOLOv5 [1,A,5+C]",
+    ),
+    "movenet": FamilySpec(
+        "pose:MoveNetDecoder",
+        "letterbox",
+        (0.0, 0.0, 0.0),
+        (1.0, 1.0, 1.0),
+        0,
+        "MoveNet single pose, 17 keypoints",
+        0.2,
+        0.45,
+        ("person",),
+    ),
+    "segmentation": FamilySpec(
+        "segmentation:SegmentationDecoder",
+        "stretch",
+        _PM1,
+        _PM1,
+        0,
+        "semantic segmentation (DeepLab)",
+    ),
+    "classification": FamilySpec(
+        "classification:ClassificationDecoder",
+        "stretch",
+        _PM1,
+        _PM1,
+        0,
+        "image classifier [1,N]",
+        0.0,
+    ),
 }
 DETECTION_ORDER = tuple(FAMILIES)
 

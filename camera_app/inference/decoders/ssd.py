@@ -68,7 +68,9 @@ class SsdDecoder:
         self.roles = roles
         self.options = options
         self._checked = False
-        self._classes = np.asarray(options.classes, np.int32) if options.classes is not None else None
+        self._classes = (
+            np.asarray(options.classes, np.int32) if options.classes is not None else None
+        )
 
     @classmethod
     def matches(cls, info: ModelInfo) -> bool:
@@ -91,7 +93,9 @@ class SsdDecoder:
         scores = outputs[r["scores"]].reshape(-1)
         if not self._checked:
             self._checked = True
-            if (scores.max(initial=0) > 1.0 or np.any(scores < 0)) and classes.max(initial=0) <= 1.0:
+            if (scores.max(initial=0) > 1.0 or np.any(scores < 0)) and classes.max(
+                initial=0
+            ) <= 1.0:
                 log.info("SSD outputs: classes and scores are the other way round; swapping")
                 self.roles = r = r | {"classes": r["scores"], "scores": r["classes"]}
                 classes, scores = scores, classes

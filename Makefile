@@ -1,0 +1,55 @@
+# Two commands that work on a fresh machine: `make run` and `make test`.
+# Both create .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+APP    := $(VENV)/bin/camera-app
+EXTRAS ?= dev,convert
+OUT    := out
+
+MODEL  := models/face_detection_short_range.tflite
+CLIP   := models/demo.mp4
+
+.PHONY: run test lint models clean venv bench
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+models: $(MODEL) $(CLIP)
+
+$(MODEL): | venv
+	$(PY) models/fetch.py --dest models
+
+$(CLIP): | venv
+	$(PY) models/demo_clip.py --dest models
+
+# The main job, on a default that works anywhere: BlazeFace (MediaPipe's face
+# detector) on a clip of a public-domain photo; writes an annotated video and
+# a detections log, prints the summary.
+run: venv models
+	@mkdir -p $(OUT)
+	$(APP) run --model $(MODEL) --source $(CLIP) \
+		--jsonl $(OUT)/detections.jsonl --record $(OUT)/annotated.mp4
+	@echo "wrote $(OUT)/annotated.mp4 and $(OUT)/detections.jsonl"
+
+test: venv models
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check camera_app tests models
+	$(VENV)/bin/mypy
+
+bench: venv
+	$(APP) bench --model $(FIXTURES)/models/ssd_mobilenet_v1_coco_quant.tflite \
+		--source $(FIXTURES)/videos/one-by-one-person-detection.mp4
+
+FIXTURES ?= ../shared/fixtures
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
