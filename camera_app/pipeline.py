@@ -193,7 +193,11 @@ class Pipeline:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def _fail(self, error: BaseException, cause: BaseException | None = None) -> None:
+    def _fail(
+        self, error: BaseException, cause: BaseException | None = None, abort: bool = True
+    ) -> None:
+        """Record the first error and stop; ``abort=False`` (a source that
+        failed) still lets inference and sinks finish the frames in hand."""
         with self._error_lock:
             if self._error is None:
                 if cause is not None and error is not cause:
@@ -201,7 +205,8 @@ class Pipeline:
                 self._error = error
                 log.debug("pipeline error: %r", error, exc_info=cause or error)
         self._stop.set()
-        self._abort.set()
+        if abort:
+            self._abort.set()
 
     def emit(self, event: PipelineEvent) -> None:
         """Tell every sink about a source event (camera down/up)."""
@@ -228,9 +233,9 @@ class Pipeline:
             pass
         except SourceError as e:
             if not self._stop.is_set():
-                self._fail(e)
+                self._fail(e, abort=False)
         except BaseException as e:
-            self._fail(SourceError(f"capture failed: {e}"), e)
+            self._fail(SourceError(f"capture failed: {e}"), e, abort=False)
         finally:
             self._frames.put(_END, force=True)
 

@@ -186,7 +186,7 @@ detect_os() {
     if [ "$PREFIX_MODE" -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
         SYSTEMD_VERSION=$(systemctl --version | awk 'NR == 1 { print $2 + 0 }')
     fi
-    say "detected ${OS_PRETTY} (codename ${OS_CODENAME}), systemd ${SYSTEMD_VERSION}${file:+ from $file}"
+    say "target: ${OS_PRETTY} [release ${OS_CODENAME}, systemd ${SYSTEMD_VERSION}]${file:+ from $file}"
 }
 
 os_release_field() {
@@ -250,6 +250,7 @@ install_config() {
 build_venv() {
     run install -d -m 0755 "$OPT"
     if [ "$WITH_VENV" -eq 0 ]; then
+        [ ! -x "$VENV/bin/python" ] || return 0
         write_file "$VENV_MARKER" 0644 <<EOF
 The virtualenv /opt/$APP/venv was not built: install.sh ran with --prefix
 and without --with-venv. On the target, run systemd/install.sh (as root) to
@@ -265,7 +266,7 @@ EOF
         numpy_version=$("$PYTHON" -c 'import numpy; print(numpy.__version__)') ||
             die "$PYTHON cannot import numpy: install apt's python3-numpy"
     fi
-    say "pinning numpy to apt's $numpy_version ($($PYTHON --version 2>&1))"
+    say "pinning numpy to apt's $numpy_version ($("$PYTHON" --version 2>&1))"
     {
         echo "# Written by install.sh: keep apt's numpy (picamera2 and simplejpeg are built on it)."
         echo "numpy==$numpy_version"
