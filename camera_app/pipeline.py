@@ -286,7 +286,15 @@ class Pipeline:
     # -- lifecycle -------------------------------------------------------
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
         """Run to completion; ``tick`` is called from this thread every ~0.1 s."""
-        info = self.source.start()
+        try:
+            info = self.source.info  # already started by the caller
+        except RuntimeError:
+            try:
+                info = self.source.start()
+            except BaseException:
+                for sink in self.sinks:  # never started: close what the caller gave us
+                    sink.close()
+                raise
         self.every_frame = (
             (not info.live) if self.options.every_frame is None else self.options.every_frame
         )
@@ -304,6 +312,18 @@ class Pipeline:
             "runtime": self.model.runtime.name,
         }
         self.stats.set_source_state("up")
+        log.info(
+            "running %s (%s, %s, input %s) on %s (%s %dx%d%s, %s)",
+            self.model.info.path,
+            self.model.family,
+            self.model.runtime.name,
+            "x".join(str(d) for d in self.model.info.input.shape[1:3]),
+            info.name,
+            info.kind,
+            *info.size_wh,
+            f", {info.fps:.1f} fps" if info.fps else "",
+            "every frame" if self.every_frame else "newest frame wins",
+        )
         self._frames = HandOff(
             self.options.queue_size,
             drop_oldest=live_drops,

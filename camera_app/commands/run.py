@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
-from types import FrameType
+import time
+from dataclasses import replace
 from typing import Any
 
 from camera_app.cli import add_model_args
 from camera_app.commands.common import model_options
 from camera_app.errors import UsageError
+from camera_app.inference.decoders import FAMILIES
 from camera_app.inference.model import Model
 from camera_app.pipeline import Pipeline, PipelineOptions
+from camera_app.service import Notifier, Watchdog, install_signal_handlers
 from camera_app.sinks.base import Sink
 from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sinks.overlay import Annotator
 from camera_app.sinks.record import RecordSink
-from camera_app.sources import SourceOptions, open_source
-from camera_app.stats import summary_text
+from camera_app.sources import SourceOptions, open_source, source_kind
+from camera_app.sources.video import ReplayMode
+from camera_app.stats import PipelineStats, status_line, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("run: --model is required (a .tflite file)")
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError(f"run: --max-frames must be >= 1, got {args.max_frames}")
+    if args.family is not None and args.family not in FAMILIES:
+        raise UsageError(
+            f"run: unknown model family {args.family!r}; expected one of {', '.join(FAMILIES)}"
+        )
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"run: --duration must be > 0, got {args.duration}")
 
@@ -89,56 +96,77 @@ def _lores_size(model: Model) -> tuple[int, int]:
     return (max(64, (w + 15) // 16 * 16), max(64, (h + 1) // 2 * 2))
 
 
-class _Signals:
-    """SIGINT/SIGTERM ask the pipeline to stop; a second one exits at once."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.count = 0
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        if self.count > 1:
-            raise SystemExit(128 + signum)
-        self.pipeline.stop()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    model = Model(model_options(args))
+    sinks = build_sinks(args)  # output paths are checked before anything starts
     source_spec = args.source or DEFAULT_SOURCE
-    source = open_source(
-        source_spec,
-        SourceOptions(
-            mode=None
-            if args.every_frame is None
-            else ("every-frame" if args.every_frame else "realtime"),
-            loop=args.loop,
-            lores_size_wh=_lores_size(model),
-        ),
-    )
-    sinks = build_sinks(args)
-    pipeline = Pipeline(
-        source,
-        model,
-        sinks,
-        PipelineOptions(
-            every_frame=args.every_frame, max_frames=args.max_frames, duration_s=args.duration
-        ),
-    )
-    with _Signals(pipeline):
-        stats = pipeline.run()
+    mode: ReplayMode | None = None
+    if args.every_frame is not None:
+        mode = "every-frame" if args.every_frame else "realtime"
+    options = SourceOptions(mode=mode, loop=args.loop)
+    source = None
+    if source_kind(source_spec) != "picamera2":
+        # Open files, devices and streams first: a bad source fails fast,
+        # before the model is loaded.
+        source = open_source(source_spec, options)
+        source.start()
+    try:
+        model = Model(model_options(args))
+        if source is None:  # picamera2 sizes its lores stream for the model
+            source = open_source(source_spec, replace(options, lores_size_wh=_lores_size(model)))
+        pipeline = Pipeline(
+            source,
+            model,
+            sinks,
+            PipelineOptions(
+                every_frame=args.every_frame, max_frames=args.max_frames, duration_s=args.duration
+            ),
+        )
+    except BaseException:
+        for sink in sinks:  # the pipeline never ran: it would have closed them
+            sink.close()
+        if source is not None:
+            source.stop()
+        raise
+    stats = run_pipeline(pipeline)
     if not args.quiet:
         print(summary_text(stats.snapshot()), file=sys.stderr)
     return 0
+
+
+def run_pipeline(pipeline: Pipeline) -> PipelineStats:
+    """Run with signal handling and the systemd protocol (no-op outside systemd).
+
+    READY=1 after the first processed frame; WATCHDOG=1 only while frames
+    keep flowing through inference; STATUS= with FPS and drops; STOPPING=1
+    when shutting down.
+    """
+    stats = pipeline.stats
+    notifier = Notifier.from_env()
+    watchdog = Watchdog(
+        notifier, progress=lambda: stats.processed, status=lambda: status_line(stats.snapshot())
+    )
+    stopping_sent = False
+
+    def tick() -> None:
+        nonlocal stopping_sent
+        if stats.processed and not watchdog.is_ready:
+            watchdog.first_frame()
+        if pipeline.stopping and not stopping_sent:
+            stopping_sent = True
+            notifier.stopping()
+        watchdog.tick(time.monotonic())
+
+    restore = install_signal_handlers(pipeline.stop) if _main_thread() else None
+    try:
+        return pipeline.run(tick=tick)
+    finally:
+        if not stopping_sent:
+            notifier.stopping()
+        notifier.close()
+        if restore is not None:
+            restore()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

@@ -135,7 +135,7 @@ class Model:
             self.decoder.skip_class_ids = (0,)
         self._input_index = self.info.input.index
         self._output_indices = [o.index for o in self.info.outputs]
-        log.info(
+        log.debug(
             "model %s: family %s, input %s %s, runtime %s, %s threads",
             Path(path).name,
             self.family,

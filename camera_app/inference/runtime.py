@@ -8,11 +8,14 @@ heavy, but sometimes already installed on a workstation).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +146,34 @@ def load_delegates(runtime: Runtime, specs: Sequence[DelegateSpec]) -> list[Any]
     return delegates
 
 
+@contextlib.contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Route what the C++ runtime prints on fd 2 (``INFO: Created TensorFlow
+    Lite XNNPACK delegate for CPU.``) to this module's logger, so a user's
+    terminal shows our log lines and one-line errors only. Used once per
+    model load, before any worker thread runs."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (some service managers): nothing to redirect
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("INFO:") or not line.strip():
+            log.debug("runtime: %s", line)
+        else:
+            log.warning("runtime: %s", line)
+
+
 def create_interpreter(
     model_path: str | Path,
     num_threads: int | None = None,
@@ -174,8 +205,9 @@ def create_interpreter(
     if loaded:
         kwargs["experimental_delegates"] = loaded
     try:
-        interp = rt.interpreter_cls(**kwargs)
-        interp.allocate_tensors()
+        with _native_stderr_to_log():
+            interp = rt.interpreter_cls(**kwargs)
+            interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"{path} cannot be loaded by {rt.name}: {msg}") from e

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from camera_app.errors import SinkError
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink, PipelineEvent
+from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +36,34 @@ class JsonlSink(BaseSink):
     def __init__(self, path: str, events: bool = False) -> None:
         self.path = path
         self.events = events
-        self._out: TextIO
-        if path == "-":
-            self._out, self._owned = sys.stdout, False
-        else:
-            p = Path(path)
-            check_output_path(p, "detections log")
-            try:
-                self._out = p.open("w", encoding="utf-8")
-            except OSError as e:
-                raise SinkError(f"detections log {p}: cannot be created ({e.strerror})") from e
-            self._owned = True
+        self._out: TextIO | None = None
+        self._owned = path != "-"
+        if self._owned:
+            check_output_path(Path(path), "detections log")
+
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
+        """Open (truncate) the file only once the run really starts."""
+        super().bind(stats, stop)
+        self._open()
+
+    def _open(self) -> TextIO:
+        if self._out is None:
+            if not self._owned:
+                self._out = sys.stdout
+            else:
+                try:
+                    self._out = Path(self.path).open("w", encoding="utf-8")
+                except OSError as e:
+                    raise SinkError(
+                        f"detections log {self.path}: cannot be created ({e.strerror})"
+                    ) from e
+        return self._out
 
     def _write(self, obj: dict[str, object]) -> None:
+        out = self._out or self._open()
         try:
-            self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
-            self._out.flush()
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            out.flush()
         except OSError as e:
             raise SinkError(f"detections log {self.path}: write failed ({e.strerror})") from e
 
@@ -63,7 +77,10 @@ class JsonlSink(BaseSink):
             )
 
     def close(self) -> None:
-        if self._owned and not self._out.closed:
-            self._out.close()
-        elif not self._owned:
-            self._out.flush()
+        out, self._out = self._out, None
+        if out is None:
+            return
+        if self._owned:
+            out.close()
+        else:
+            out.flush()

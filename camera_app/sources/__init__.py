@@ -72,17 +72,13 @@ def open_source(spec: str, options: SourceOptions | None = None) -> Source:
         from camera_app.sources.picamera2 import Picamera2Source
 
         num = spec.partition(":")[2]
-        kwargs: dict[str, object] = {
-            "camera_num": int(num) if num else 0,
-            "timeout_s": opts.timeout_s,
-        }
-        if opts.size_wh:
-            kwargs["main_size_wh"] = opts.size_wh
-        if opts.fps:
-            kwargs["fps"] = opts.fps
-        if opts.lores_size_wh:
-            kwargs["lores_size_wh"] = opts.lores_size_wh
-        return Picamera2Source(**kwargs)
+        return Picamera2Source(
+            camera_num=int(num) if num else 0,
+            main_size_wh=opts.size_wh or (1280, 720),
+            lores_size_wh=opts.lores_size_wh,
+            fps=opts.fps or 30.0,
+            timeout_s=opts.timeout_s,
+        )
     if kind in ("stream", "v4l2"):
         return OpenCVLiveSource(spec, size_wh=opts.size_wh, fps=opts.fps)
     if kind == "images":

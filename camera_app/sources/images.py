@@ -52,7 +52,7 @@ class ImageFolderSource(BaseSource):
         first = self._load(paths[0])
         h, w = first.shape[:2]
         self._info = SourceInfo(name=spec, kind=self.kind, size_wh=(w, h), frame_count=len(paths))
-        log.info("images %s: %d files", spec, len(paths))
+        log.debug("images %s: %d files", spec, len(paths))
         return self._info
 
     @staticmethod

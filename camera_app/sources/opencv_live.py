@@ -124,7 +124,7 @@ class OpenCVLiveSource(BaseSource):
             target=self._grab_loop, name=f"grab:{self.name}", daemon=True
         )
         self._thread.start()
-        log.info("%s %s: %dx%d%s", self.kind, self.name, w, h, f", {fps:.1f} fps" if fps else "")
+        log.debug("%s %s: %dx%d%s", self.kind, self.name, w, h, f", {fps:.1f} fps" if fps else "")
         return self._info
 
     def _grab_loop(self) -> None:

@@ -84,7 +84,7 @@ class VideoFileSource(BaseSource):
             live=self.mode == "realtime",
         )
         self._t0_ns = time.monotonic_ns()
-        log.info(
+        log.debug(
             "video %s: %dx%d, %.2f fps, %s frames, %s%s",
             self.path,
             w,

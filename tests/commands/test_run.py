@@ -1,0 +1,261 @@
+"""``camera-app run``: bad input, signals, systemd notify protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_app.cli import main
+from camera_app.commands.run import run_pipeline
+from camera_app.frames import Frame, SourceInfo
+from camera_app.inference.model import Model, ModelOptions
+from camera_app.pipeline import Pipeline
+from camera_app.sources.base import BaseSource
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in err if "XNNPACK" not in line]
+    assert len(err) == 1, err
+    assert err[0].startswith("camera-app: error:"), err
+    assert "Traceback" not in err[0]
+    return code, err[0]
+
+
+@pytest.fixture()
+def ssd_args(models_dir: Path) -> list[str]:
+    return [
+        "run",
+        "--model",
+        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+        "--threads",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expect"),
+    [
+        ("/nonexistent/clip.mp4", "video file not found"),
+        ("NOT_A_VIDEO", "cannot be opened"),
+        ("/dev/video99", "no such device"),
+        ("ftp://example.invalid/x", "unsupported URL scheme"),
+        ("rtsp://127.0.0.1:9/none", "cannot be opened"),
+        ("picamera2:x", "camera number"),
+        ("EMPTY_DIR", "no images"),
+    ],
+)
+def test_bad_source_is_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    ssd_args: list[str],
+    source: str,
+    expect: str,
+) -> None:
+    if source == "NOT_A_VIDEO":
+        source = str(tmp_path / "notes.mp4")
+        Path(source).write_text("this is not a video\n")
+    elif source == "EMPTY_DIR":
+        source = str(tmp_path)
+    code, line = _one_line_error(capsys, [*ssd_args, "--source", source])
+    assert code == 1
+    assert expect in line
+
+
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        (["--max-frames", "0"], "--max-frames must be >= 1"),
+        (["--threshold", "2"], "from 0 to 1"),
+        (["--threads", "zero"], "whole number"),
+        (["--no-such-flag"], "unrecognized arguments"),
+        (["--jsonl", "/nonexistent/dir/d.jsonl"], "does not exist"),
+        (["--record", "out.txt"], "unsupported file type"),
+        (["--family", "nosuch"], "unknown model family"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str],
+    ssd_args: list[str],
+    videos_dir: Path,
+    extra: list[str],
+    expect: str,
+) -> None:
+    code, line = _one_line_error(
+        capsys, [*ssd_args, "--source", str(videos_dir / "face-demographics-walking.gif"), *extra]
+    )
+    assert code in (1, 2)
+    assert expect in line
+
+
+def test_missing_model_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, line = _one_line_error(capsys, ["run", "--source", "x.mp4"])
+    assert code == 2 and "--model is required" in line
+
+
+def test_jsonl_to_stdout(
+    capsys: pytest.CaptureFixture[str], ssd_args: list[str], videos_dir: Path
+) -> None:
+    code = main(
+        [
+            *ssd_args,
+            "--source",
+            str(videos_dir / "head-pose-face-detection-female.gif"),
+            "--jsonl",
+            "-",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["frame_id"] for r in recs] == list(range(23))
+    persons = sum(any(d["class_id"] == 0 and d["score"] >= 0.5 for d in r["detections"]) for r in recs)
+    assert persons == 23  # fixtures README: person (class 0) in 23 of 23
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[bytes], deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"run exited early: {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        if path.exists() and path.read_text().count("\n") >= n:
+            return
+        time.sleep(0.05)  # polling a file another process writes; bounded by the deadline
+    raise AssertionError(f"{path} did not reach {n} lines")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_run_within_2s_with_complete_outputs(
+    tmp_path: Path, models_dir: Path, videos_dir: Path, sig: signal.Signals
+) -> None:
+    jsonl, video = tmp_path / "d.jsonl", tmp_path / "r.mp4"
+    cmd = [
+        sys.executable,
+        "-m",
+        "camera_app",
+        "run",
+        "--model",
+        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+        "--labels",
+        str(models_dir / "coco_labels.txt"),
+        "--source",
+        str(videos_dir / "one-by-one-person-detection.mp4"),
+        "--realtime",
+        "--loop",
+        "--jsonl",
+        str(jsonl),
+        "--record",
+        str(video),
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        _wait_for_lines(jsonl, 10, proc, 30)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(timeout=5)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+    assert elapsed < 2.0
+    recs = [json.loads(x) for x in jsonl.read_text().splitlines()]  # every line complete JSON
+    assert len(recs) >= 10
+    cap = cv2.VideoCapture(str(video))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames == len(recs)  # the recording is playable to the last frame
+
+
+# -- systemd notify protocol ---------------------------------------------------------
+class StallingSource(BaseSource):
+    """Delivers ``n`` frames, then stalls (no frame, no error) until stopped."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__("stalling")
+        self.n = n
+        self.stalled = threading.Event()
+
+    def start(self) -> SourceInfo:
+        self._info = SourceInfo("stalling", "test", (320, 240), fps=30.0, live=True)
+        return self._info
+
+    def read(self, timeout_s: float = 2.0) -> Frame | None:
+        if self._next_id >= self.n:
+            self.stalled.set()
+            self._stopping.wait()  # a camera that hangs; stop() releases it
+            return None
+        self._stopping.wait(1 / 30)  # camera frame interval
+        img = np.zeros((240, 320, 3), np.uint8)
+        return Frame(img, self._take_id(), time.monotonic_ns(), self.info)
+
+
+def test_notify_protocol_and_watchdog_stops_on_stall(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sock_path = tmp_path / "notify.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(sock_path))
+    server.settimeout(0.05)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # ping every 0.1 s
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    model = Model(
+        ModelOptions(str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"), num_threads=1)
+    )
+    source = StallingSource(60)
+    pipeline = Pipeline(source, model, [])
+    messages: list[tuple[float, str]] = []
+    watchdog_after_stall: list[str] = []
+
+    def listen() -> None:
+        quiet_since: float | None = None
+        while True:
+            try:
+                data = server.recv(4096).decode()
+            except TimeoutError:
+                data = ""
+            now = time.monotonic()
+            if data:
+                messages.append((now, data))
+                if "STOPPING=1" in data:
+                    return
+            if source.stalled.is_set():
+                # allow the frames in hand to drain, then expect silence
+                if "WATCHDOG=1" in data and quiet_since is not None and now - quiet_since > 0.5:
+                    watchdog_after_stall.append(data)
+                if quiet_since is None:
+                    quiet_since = now
+                elif now - quiet_since > 1.5 and not pipeline.stopping:
+                    pipeline.stop()
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    run_pipeline(pipeline)
+    listener.join(5)
+    server.close()
+    texts = [m for _, m in messages]
+    assert any("READY=1" in m for m in texts)
+    assert sum("WATCHDOG=1" in m for m in texts) >= 3
+    assert any("STATUS=" in m and "fps" in m for m in texts)
+    assert "STOPPING=1" in texts[-1]
+    assert watchdog_after_stall == []
