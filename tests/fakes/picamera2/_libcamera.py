@@ -17,19 +17,19 @@ class ColorSpace:
         self.full_range = full_range
 
     @staticmethod
-    def Raw() -> ColorSpace:  # noqa: N802 - libcamera's names
+    def Raw() -> ColorSpace:
         return ColorSpace("Raw", "none", True)
 
     @staticmethod
-    def Sycc() -> ColorSpace:  # noqa: N802
+    def Sycc() -> ColorSpace:
         return ColorSpace("sYCC", "rec601", True)
 
     @staticmethod
-    def Smpte170m() -> ColorSpace:  # noqa: N802
+    def Smpte170m() -> ColorSpace:
         return ColorSpace("SMPTE170M", "rec601", False)
 
     @staticmethod
-    def Rec709() -> ColorSpace:  # noqa: N802
+    def Rec709() -> ColorSpace:
         return ColorSpace("Rec709", "rec709", False)
 
     def __eq__(self, other: object) -> bool:

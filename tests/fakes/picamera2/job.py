@@ -17,8 +17,9 @@ JobFunction = Callable[[], tuple[bool, Any]]
 
 
 class Job:
-    def __init__(self, functions: list[JobFunction],
-                 signal_function: Callable[[Job], None] | None = None) -> None:
+    def __init__(
+        self, functions: list[JobFunction], signal_function: Callable[[Job], None] | None = None
+    ) -> None:
         self._functions = list(functions)
         self._future: Future[Any] = Future()
         self._future.set_running_or_notify_cancel()

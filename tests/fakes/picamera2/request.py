@@ -56,7 +56,7 @@ def scene_rgb(size_wh: tuple[int, int]) -> np.ndarray:
     w, h = size_wh
     img = np.empty((h, w, 3), np.uint8)
     img[:, : w // 2] = FAKE.scene_left_rgb
-    img[:, w // 2:] = FAKE.scene_right_rgb
+    img[:, w // 2 :] = FAKE.scene_right_rgb
     return img
 
 
