@@ -1,33 +1,30 @@
 """Calibration frames for post-training quantisation, preprocessed as at run time.
 
-A source spec is a video file, an image file, a folder of images, a glob
-(``frames/*.jpg``), or a camera (``0``, ``/dev/video0``). Frames come out
+A source spec is anything ``camera-app run --source`` takes: a video file,
+an image file, a folder of images, a glob (``frames/*.jpg``), a camera
+(``0``, ``/dev/video0``, ``picamera2``) or a stream URL. Frames come out
 as BGR uint8, the way OpenCV and the capture sources deliver them;
 :func:`calibration_batches` turns them into the SavedModel's input batches.
 """
 
 from __future__ import annotations
 
-import glob
 import logging
-import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from camera_app.convert.options import Normalisation
 from camera_app.errors import ConfigError, SourceError
+from camera_app.inference.preprocess import Preprocessor
+from camera_app.inference.types import TensorInfo
+from camera_app.sources import SourceOptions, open_source
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-)
-_CAMERA_SPEC = re.compile(r"^(?:\d+|/dev/video\d+)$")
-_GLOB_CHARS = frozenset("*?[")
 FLOAT32 = np.dtype(np.float32)
+LIVE_SPACING_S = 0.2
+"""Live calibration sources: keep frames at least this far apart (variety)."""
 
 
 def _spread(count: int, limit: int) -> list[int]:
@@ -39,74 +36,60 @@ def _spread(count: int, limit: int) -> list[int]:
     )
 
 
-def _image_paths(source: str) -> list[Path] | None:
-    """The image files a folder or glob names, or None when it is neither."""
-    path = Path(source)
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if any(c in source for c in _GLOB_CHARS):
-        return sorted(
-            Path(p) for p in glob.glob(source) if Path(p).suffix.lower() in IMAGE_SUFFIXES
-        )
-    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        return [path]
-    return None
-
-
-def _iter_images(paths: list[Path], limit: int) -> Iterator[np.ndarray]:
-    for i in _spread(len(paths), limit):
-        image = cv2.imread(str(paths[i]), cv2.IMREAD_COLOR)
-        if image is None:
-            log.warning("calibration: skipping %s (not a readable image)", paths[i])
-            continue
-        yield image
-
-
-def _iter_capture(source: str, limit: int) -> Iterator[np.ndarray]:
-    is_camera = bool(_CAMERA_SPEC.match(source))
-    if not is_camera and not Path(source).is_file():
-        raise SourceError(f"calibration source {source!r}: no such file, folder or camera")
-    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
-    try:
-        if not capture.isOpened():
-            raise SourceError(
-                f"calibration source {source!r}: cannot be opened as a video or camera"
-            )
-        count = 0 if is_camera else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        wanted = set(_spread(count, limit)) if count > 0 else None
-        index = 0
-        delivered = 0
-        while delivered < limit:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            if wanted is None or index in wanted:
-                delivered += 1
-                yield frame
-            index += 1
-    finally:
-        capture.release()
-
-
 def iter_calibration_frames(source: str, limit: int) -> Iterator[np.ndarray]:
     """Up to ``limit`` BGR uint8 frames from ``source``, spread over its length.
 
-    Raises :class:`SourceError` when the source does not exist or cannot be
-    opened; a source that simply holds no frames yields nothing (callers
-    decide whether that is an error).
+    The source is opened by :func:`camera_app.sources.open_source`, exactly as
+    ``camera-app run`` opens it (video, images, V4L2, streams, picamera2).
+    Raises :class:`SourceError` when it cannot be opened; a source that holds
+    no frames yields nothing (the caller decides whether that is an error).
     """
     if limit < 1:
         raise ConfigError(f"convert.calibration_frames: must be at least 1 (got {limit})")
-    # TODO(lead): switch to Preprocessor/open_source — camera and picamera2
-    # specs should go through camera_app.sources.open_source(spec) so a
-    # calibration camera is opened exactly as `camera-app run` opens it.
-    paths = _image_paths(source)
-    if paths is not None:
-        if not paths:
-            raise SourceError(f"calibration source {source!r}: no image files found")
-        yield from _iter_images(paths, limit)
-        return
-    yield from _iter_capture(source, limit)
+    src = open_source(source, SourceOptions(mode="every-frame"))
+    try:
+        info = src.start()
+    except SourceError as e:
+        raise SourceError(f"calibration source: {e}") from e
+    try:
+        wanted = (
+            set(_spread(info.frame_count, limit)) if info.frame_count and not info.live else None
+        )
+        delivered, index, last_ns = 0, 0, 0
+        while delivered < limit:
+            frame = src.read()
+            if frame is None:
+                break
+            keep = (
+                (index in wanted)
+                if wanted is not None
+                else (not info.live or frame.timestamp_ns - last_ns >= LIVE_SPACING_S * 1e9)
+            )
+            index += 1
+            if keep:
+                delivered += 1
+                last_ns = frame.timestamp_ns
+                yield frame.image
+    finally:
+        src.stop()
+
+
+def _preprocessor(
+    input_size_wh: tuple[int, int], normalisation: Normalisation, dtype: np.dtype, channels: int
+) -> tuple[Preprocessor, np.ndarray]:
+    w, h = input_size_wh
+    tensor = TensorInfo("input", 0, (1, h, w, channels), np.dtype(dtype))
+    mean = tuple(float(x) for x in normalisation.mean[:3])
+    std = tuple(float(x) for x in normalisation.std[:3])
+    pre = Preprocessor(
+        tensor,
+        "stretch",
+        mean,
+        std,
+        color="GRAY" if channels == 1 else "RGB",  # type: ignore[arg-type]
+        raw_uint8=True,
+    )
+    return pre, np.empty((1, h, w, channels), dtype)
 
 
 def preprocess_frame(
@@ -116,24 +99,12 @@ def preprocess_frame(
     dtype: np.dtype = FLOAT32,
     channels: int = 3,
 ) -> np.ndarray:
-    """One BGR frame -> one [1, H, W, C] model input (stretch, bilinear, RGB or gray).
-
-    float inputs get ``(p - mean) / std``; uint8 inputs get raw pixels.
-    """
-    # TODO(lead): switch to Preprocessor/open_source — this is the single
-    # place that must match camera_app.inference.preprocess.Preprocessor.
-    if frame_bgr.ndim == 2:
-        frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
-    resized = cv2.resize(frame_bgr, input_size_wh, interpolation=cv2.INTER_LINEAR)
-    if channels == 1:
-        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[..., None]
-    else:
-        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-    if dtype == np.uint8:
-        return rgb[None]
-    mean = np.asarray(normalisation.mean[:channels], dtype=np.float32)
-    std = np.asarray(normalisation.std[:channels], dtype=np.float32)
-    return ((rgb.astype(np.float32) - mean) / std).astype(dtype)[None]
+    """One BGR frame -> one [1, H, W, C] model input, through the run-time
+    :class:`~camera_app.inference.preprocess.Preprocessor` (stretch, bilinear,
+    RGB or grey; float inputs ``(p - mean) / std``, uint8 raw pixels)."""
+    pre, out = _preprocessor(input_size_wh, normalisation, np.dtype(dtype), channels)
+    pre(frame_bgr, "BGR", out[0])
+    return out
 
 
 def calibration_batches(
@@ -144,8 +115,16 @@ def calibration_batches(
     channels: int = 3,
 ) -> list[np.ndarray]:
     """Preprocess every frame into a [1, H, W, C] batch of the SavedModel's input dtype."""
-    norm = normalisation or Normalisation()
-    return [preprocess_frame(f, input_size_wh, norm, dtype, channels) for f in frames]
+    pre, _ = _preprocessor(
+        input_size_wh, normalisation or Normalisation(), np.dtype(dtype), channels
+    )
+    w, h = input_size_wh
+    batches = []
+    for f in frames:
+        out = np.empty((1, h, w, channels), dtype)
+        pre(f, "BGR", out[0])
+        batches.append(out)
+    return batches
 
 
 def pixel_range_sample(batch: np.ndarray, normalisation: Normalisation) -> np.ndarray:

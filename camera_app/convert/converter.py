@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _SELECT_OPS_LINE = re.compile(r"TF Select ops:\s*([^\n]+)")
 _NOT_FLEX = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
-_CUSTOM_LINE = re.compile(r"^\s*tf\.(\w+)\(", re.MULTILINE)
+_CUSTOM_OPS_LINE = re.compile(r"Custom ops:\s*([^\n]+)")
 
 
 def _first_frames(options: ConvertOptions) -> Iterator[np.ndarray] | None:
@@ -80,7 +80,6 @@ def _make_converter(
     if options.quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if options.quantize == "int8":
-
         pinned = pixel_range_sample(batches[0], options.normalisation)
 
         def representative_dataset() -> Iterator[list[np.ndarray]]:
@@ -95,29 +94,34 @@ def _make_converter(
     return converter
 
 
+def _op_list(pattern: re.Pattern[str], text: str) -> list[str]:
+    ops: list[str] = []
+    for line in pattern.findall(text):
+        ops += [op.strip() for op in line.split(",") if op.strip()]
+    return ops
+
+
 def _needed_ops(error: Exception) -> tuple[list[str], list[str]]:
-    """(Select TF ops, custom ops) a failed conversion names."""
+    """(Select TF ops, custom ops) a failed conversion names.
+
+    The MLIR converter ends its error with ``TF Select ops: A, B`` and/or
+    ``Custom ops: C`` summary lines; older messages only carry
+    ``'tf.A' op is neither a custom op nor a flex op`` per op.
+    """
     text = str(error)
-    flex: list[str] = []
-    for line in _SELECT_OPS_LINE.findall(text):
-        flex += [op.strip() for op in line.split(",") if op.strip()]
+    flex = _op_list(_SELECT_OPS_LINE, text)
     if not flex and "ERROR_NEEDS_FLEX_OPS" in text:
         flex = _NOT_FLEX.findall(text)
-    custom: list[str] = []
-    marker = text.find("need custom implementation")
-    if marker >= 0:
-        custom = _CUSTOM_LINE.findall(
-            text[marker : text.find("\n\n", marker) if "\n\n" in text[marker:] else None]
-        )
-    return sorted(set(flex)), sorted(set(custom))
+    return sorted(set(flex)), sorted(set(_op_list(_CUSTOM_OPS_LINE, text)))
 
 
 def conversion_error(error: Exception, path: Path, options: ConvertOptions) -> ModelError:
     """A one-line :class:`ModelError` for a failed ``converter.convert()``."""
     flex, custom = _needed_ops(error)
+    also = f" (and custom ops no runtime provides: {', '.join(custom)})" if custom else ""
     if flex and not options.allow_select_tf_ops:
         return ModelError(
-            f"{path} needs TensorFlow ops that are not TFLite builtins: {', '.join(flex)}. "
+            f"{path} needs TensorFlow ops that are not TFLite builtins: {', '.join(flex)}{also}. "
             "tflite-runtime/LiteRT on the Pi cannot run such Select TF (Flex) ops without the "
             "Flex delegate; change the model to avoid them, or pass --allow-select-tf-ops to "
             "convert anyway (the result then needs a Flex-enabled runtime)"
@@ -132,6 +136,8 @@ def conversion_error(error: Exception, path: Path, options: ConvertOptions) -> M
         (ln for ln in lines if "error:" in ln), lines[0] if lines else type(error).__name__
     )
     detail = detail.split("error:", 1)[-1].strip()
+    if detail.startswith("loc(") and "): " in detail:  # MLIR location prefix
+        detail = detail.rsplit("): ", 1)[-1]
     return ModelError(f"{path}: conversion ({options.quantize}) failed: {detail[:300]}")
 
 

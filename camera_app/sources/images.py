@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from camera_app.errors import SourceError
 from camera_app.frames import Frame, SourceInfo
@@ -49,29 +50,43 @@ class ImageFolderSource(BaseSource):
                 f"image source {spec}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
         self._paths = paths
-        first = self._load(paths[0])
+        first = None
+        for path in paths:
+            first = self._try_load(path)
+            if first is not None:
+                break
+        if first is None:
+            raise SourceError(
+                f"image source {spec}: none of its {len(paths)} files can be read as an image"
+            )
         h, w = first.shape[:2]
         self._info = SourceInfo(name=spec, kind=self.kind, size_wh=(w, h), frame_count=len(paths))
         log.debug("images %s: %d files", spec, len(paths))
         return self._info
 
     @staticmethod
-    def _load(path: Path) -> cv2.typing.MatLike:
+    def _try_load(path: Path) -> np.ndarray | None:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"image {path}: cannot be read (not an image OpenCV can decode)")
+            log.warning("image %s: cannot be read (not an image OpenCV can decode); skipped", path)
         return image
 
     def read(self, timeout_s: float = 2.0) -> Frame | None:
         if self._stopping.is_set():
             return None
-        if self._pos >= len(self._paths):
-            if not self.loop:
-                return None
-            self._pos = 0
-        path = self._paths[self._pos]
-        self._pos += 1
-        image = self._load(path)
+        image, path = None, self._paths[0]
+        for _ in range(len(self._paths)):  # at most one pass over unreadable files
+            if self._pos >= len(self._paths):
+                if not self.loop:
+                    return None
+                self._pos = 0
+            path = self._paths[self._pos]
+            self._pos += 1
+            image = self._try_load(path)
+            if image is not None:
+                break
+        if image is None:
+            return None
         h, w = image.shape[:2]
         info = (
             self.info
