@@ -11,7 +11,7 @@ OUT    := out
 MODEL  := models/face_detection_short_range.tflite
 CLIP   := models/demo.mp4
 
-.PHONY: run test lint models clean venv bench
+.PHONY: run test lint models clean venv bench tflite-venv
 
 venv: $(VENV)/.installed
 
@@ -38,7 +38,22 @@ run: venv models
 		--jsonl $(OUT)/detections.jsonl --record $(OUT)/annotated.mp4
 	@echo "wrote $(OUT)/annotated.mp4 and $(OUT)/detections.jsonl"
 
+# A second venv with the legacy tflite-runtime (2.14: Python <= 3.11, numpy < 2)
+# and no ai-edge-litert, so the runtime fallback is tested for real.
+# --no-deps: otherwise pip would pull ai-edge-litert in and mask the fallback.
+TFLITE_VENV := $(VENV)-tflite
+$(TFLITE_VENV)/.installed: pyproject.toml
+	test -x $(TFLITE_VENV)/bin/python || $(PYTHON) -m venv $(TFLITE_VENV)
+	$(TFLITE_VENV)/bin/pip install --quiet tflite-runtime==2.14.0 "numpy<2" "opencv-python-headless<4.11"
+	$(TFLITE_VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+tflite-venv: $(TFLITE_VENV)/.installed
+
 test: venv models
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info >= (3, 12))' \
+		&& $(MAKE) --no-print-directory tflite-venv \
+		|| echo "python3 is 3.12+: no tflite-runtime wheels; its fallback test will skip"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -52,4 +67,4 @@ bench: venv
 FIXTURES ?= ../shared/fixtures
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TFLITE_VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

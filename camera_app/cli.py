@@ -143,14 +143,9 @@ def _register_optional(sub: Any) -> None:
 
 
 def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    fmt = (
-        "%(levelname)s %(name)s: %(message)s" if level == "debug" else "%(levelname)s: %(message)s"
-    )
-    handler.setFormatter(logging.Formatter(fmt))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper()))
+    from camera_app.logs import setup_logging as setup
+
+    setup(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,8 @@
-"""``camera-app run``: the pipeline from a source to sinks until stopped."""
+"""``camera-app run``: the pipeline from a source to sinks until stopped.
+
+Settings come from ``--config FILE`` (validated before anything starts) and
+the flags, which override the file.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,34 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 from camera_app.cli import add_model_args
-from camera_app.commands.common import model_options
+from camera_app.commands.settings import (
+    RunSettings,
+    build_run,
+    build_sinks,
+    make_source,
+    run_config,
+)
 from camera_app.errors import UsageError
-from camera_app.inference.decoders import FAMILIES
 from camera_app.inference.model import Model
-from camera_app.pipeline import Pipeline, PipelineOptions
+from camera_app.logs import StatusReporter, setup_logging
+from camera_app.pipeline import Pipeline
 from camera_app.service import Notifier, Watchdog, install_signal_handlers
 from camera_app.sinks.base import Sink
-from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sinks.overlay import Annotator
-from camera_app.sinks.record import RecordSink
-from camera_app.sources import SourceOptions, open_source, source_kind
-from camera_app.sources.video import ReplayMode
+from camera_app.sources import source_kind
+from camera_app.sources.base import Source
+from camera_app.sources.reconnect import ReconnectingSource
 from camera_app.stats import PipelineStats, status_line, summary_text
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCE = "picamera2"
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="capture, infer and output until stopped")
+    p.add_argument("--config", metavar="FILE", help="a camera-app.toml; flags override it")
     p.add_argument(
         "--source",
         default=None,
@@ -64,98 +71,114 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--record", metavar="PATH", help="record the annotated stream (.mp4, .avi, .mkv)"
     )
+    p.add_argument(
+        "--preview",
+        choices=["none", "window", "web"],
+        default=None,
+        help="a desktop window (VNC) or a web page with the live annotated stream",
+    )
+    p.add_argument("--web-host", default=None, help="web preview address (default 127.0.0.1)")
+    p.add_argument("--web-port", type=int, default=None, help="web preview port (default 8080)")
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve the web preview on a non-local address without a token",
+    )
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
 
 
-def _check(args: argparse.Namespace) -> None:
-    if not args.model:
-        raise UsageError("run: --model is required (a .tflite file)")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UsageError(f"run: --max-frames must be >= 1, got {args.max_frames}")
-    if args.family is not None and args.family not in FAMILIES:
-        raise UsageError(
-            f"run: unknown model family {args.family!r}; expected one of {', '.join(FAMILIES)}"
-        )
-    if args.duration is not None and not args.duration > 0:
-        raise UsageError(f"run: --duration must be > 0, got {args.duration}")
-
-
-def build_sinks(args: argparse.Namespace) -> list[Sink]:
-    sinks: list[Sink] = []
-    annotator = Annotator()
-    if args.jsonl:
-        sinks.append(JsonlSink(args.jsonl))
-    if args.record:
-        sinks.append(RecordSink(args.record, annotator))
-    return sinks
-
-
 def _lores_size(model: Model) -> tuple[int, int]:
+    """picamera2's lores stream at about the model's input size (even, aligned)."""
     w, h = model.info.input_size_wh
     return (max(64, (w + 15) // 16 * 16), max(64, (h + 1) // 2 * 2))
 
 
+def preview_sinks(s: RunSettings, annotator: Annotator, insecure_no_auth: bool) -> list[Sink]:
+    mode = s.preview.mode
+    if mode == "window":
+        from camera_app.sinks.window import WindowPreviewSink
+
+        return [WindowPreviewSink(annotator=annotator)]
+    if mode == "web":
+        from camera_app.sinks.web import WebPreviewSink
+
+        return [
+            WebPreviewSink(
+                host=s.preview.web_host,
+                port=s.preview.web_port,
+                token=s.web_token,
+                insecure_no_auth=s.preview.insecure_no_auth or insecure_no_auth,
+                annotator=annotator,
+                max_clients=s.preview.max_clients,
+            )
+        ]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
-    _check(args)
-    sinks = build_sinks(args)  # output paths are checked before anything starts
-    source_spec = args.source or DEFAULT_SOURCE
-    mode: ReplayMode | None = None
-    if args.every_frame is not None:
-        mode = "every-frame" if args.every_frame else "realtime"
-    options = SourceOptions(mode=mode, loop=args.loop)
-    source = None
-    if source_kind(source_spec) != "picamera2":
-        # Open files, devices and streams first: a bad source fails fast,
-        # before the model is loaded.
-        source = open_source(source_spec, options)
-        source.start()
+    if args.config is None and not args.model:
+        raise UsageError("run: --model is required (a .tflite file), or --config FILE")
+    s = build_run(run_config(args))
+    if not (args.log_level or args.debug or args.quiet):
+        setup_logging(s.logging.level)
+    annotator = Annotator()
+    sinks = build_sinks(s, annotator) + preview_sinks(s, annotator, args.insecure_no_auth)
+    stats = PipelineStats()
+    source: Source | None = None
     try:
-        model = Model(model_options(args))
+        if source_kind(s.source_spec) != "picamera2":
+            # Open files, devices and streams first: a bad source fails
+            # fast, before the model is loaded.
+            source = make_source(s, None, stats)
+            source.start()
+        model = Model(s.model)
         if source is None:  # picamera2 sizes its lores stream for the model
-            source = open_source(source_spec, replace(options, lores_size_wh=_lores_size(model)))
-        pipeline = Pipeline(
-            source,
-            model,
-            sinks,
-            PipelineOptions(
-                every_frame=args.every_frame, max_frames=args.max_frames, duration_s=args.duration
-            ),
-        )
+            source = make_source(s, _lores_size(model), stats)
+        pipeline = Pipeline(source, model, sinks, s.pipeline, stats)
     except BaseException:
         for sink in sinks:  # the pipeline never ran: it would have closed them
             sink.close()
         if source is not None:
             source.stop()
         raise
-    stats = run_pipeline(pipeline)
+    if isinstance(source, ReconnectingSource):
+        source.bind(on_event=pipeline.emit)
+    run_pipeline(pipeline, s)
     if not args.quiet:
         print(summary_text(stats.snapshot()), file=sys.stderr)
     return 0
 
 
-def run_pipeline(pipeline: Pipeline) -> PipelineStats:
-    """Run with signal handling and the systemd protocol (no-op outside systemd).
+def run_pipeline(pipeline: Pipeline, settings: RunSettings | None = None) -> PipelineStats:
+    """Run with signal handling, the systemd protocol and periodic status logs.
 
     READY=1 after the first processed frame; WATCHDOG=1 only while frames
     keep flowing through inference; STATUS= with FPS and drops; STOPPING=1
-    when shutting down.
+    when shutting down. Outside systemd (no NOTIFY_SOCKET) these are no-ops.
     """
     stats = pipeline.stats
-    notifier = Notifier.from_env()
+    service = settings.service if settings is not None else None
+    notifier = Notifier.from_env() if service is None or service.notify else Notifier(None)
     watchdog = Watchdog(
-        notifier, progress=lambda: stats.processed, status=lambda: status_line(stats.snapshot())
+        notifier,
+        progress=lambda: stats.processed,
+        interval_s=None if service is None or service.watchdog else 1e9,
+        status=lambda: status_line(stats.snapshot()),
     )
+    reporter = StatusReporter(stats, settings.logging.status_interval_s if settings else 0.0)
     stopping_sent = False
 
     def tick() -> None:
         nonlocal stopping_sent
+        now = time.monotonic()
         if stats.processed and not watchdog.is_ready:
             watchdog.first_frame()
         if pipeline.stopping and not stopping_sent:
             stopping_sent = True
             notifier.stopping()
-        watchdog.tick(time.monotonic())
+        watchdog.tick(now)
+        reporter.tick(now)
 
     restore = install_signal_handlers(pipeline.stop) if _main_thread() else None
     try:

@@ -79,14 +79,15 @@ def _preprocessor(
 ) -> tuple[Preprocessor, np.ndarray]:
     w, h = input_size_wh
     tensor = TensorInfo("input", 0, (1, h, w, channels), np.dtype(dtype))
-    mean = tuple(float(x) for x in normalisation.mean[:3])
-    std = tuple(float(x) for x in normalisation.std[:3])
+    m, sd = normalisation.mean, normalisation.std
+    mean = (float(m[0]), float(m[1]), float(m[2]))
+    std = (float(sd[0]), float(sd[1]), float(sd[2]))
     pre = Preprocessor(
         tensor,
         "stretch",
         mean,
         std,
-        color="GRAY" if channels == 1 else "RGB",  # type: ignore[arg-type]
+        color="GRAY" if channels == 1 else "RGB",
         raw_uint8=True,
     )
     return pre, np.empty((1, h, w, channels), dtype)

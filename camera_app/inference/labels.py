@@ -16,6 +16,7 @@ set explicitly with ``--label-offset``.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import logging
 import re
@@ -23,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from camera_app.errors import LabelsError
+from camera_app.errors import ConfigError, LabelsError
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,12 @@ def parse_labels(text: str, source: str) -> Labels:
     # Trailing prose after a blank line (the PASCAL VOC file has a note) ends the list.
     while lines and not lines[-1].strip():
         lines.pop()
-    if "" in [ln.strip() for ln in lines]:
-        cut = [ln.strip() for ln in lines].index("")
-        if cut > 0:
+    stripped = [ln.strip() for ln in lines]
+    if "" in stripped:
+        cut = stripped.index("")
+        # A blank line marks an unused id; only trailing prose (the PASCAL VOC
+        # file's note, sentences longer than any label) ends the list.
+        if cut > 0 and any(len(t.split()) > 8 for t in stripped[cut:]):
             log.debug(
                 "labels %s: ignoring %d lines after the blank line %d",
                 source,
@@ -102,6 +106,11 @@ def parse_labels(text: str, source: str) -> Labels:
                 raise LabelsError(f"labels file {source}: line {lineno}: id {idx} appears twice")
             entries[idx] = m.group(2)
         return Labels(entries, source, 0, plain=False)
+    if n_id == len(lines):  # every line is "id name", but the ids do not increase
+        ids = [int(m.group(1)) for m in matched if m is not None]
+        at = next(i for i in range(1, len(ids)) if ids[i] <= ids[i - 1])
+        what = "appears twice" if ids[at] in ids[:at] else "is smaller than the one before"
+        raise LabelsError(f"labels file {source}: line {at + 1}: id {ids[at]} {what}")
     if n_id > len(lines) // 2:
         bad = next(i for i, m in enumerate(matched, start=1) if m is None)
         raise LabelsError(
@@ -182,3 +191,26 @@ def resolve_offset(labels: Labels, num_classes: int | None, explicit: int | None
             "too many" if diff > 0 else "too few",
         )
     return labels
+
+
+def resolve_classes(names_or_ids: tuple[int | str, ...], labels: Labels | None) -> tuple[int, ...]:
+    """``detect.classes`` as class ids: names are looked up in the model's labels."""
+    ids: list[int] = []
+    for item in names_or_ids:
+        if isinstance(item, int):
+            ids.append(item)
+            continue
+        if labels is None:
+            raise ConfigError(
+                f'detect.classes: class name "{item}" needs labels (model.labels, or labels in the model\'s metadata); use class ids instead'
+            )
+        cid = labels.class_id_of(item)
+        if cid is None:
+            names = [n for n in labels.entries.values() if n]
+            close = difflib.get_close_matches(item.lower(), [n.lower() for n in names], n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise ConfigError(
+                f'detect.classes: unknown class "{item}" in labels {labels.source}{hint}'
+            )
+        ids.append(cid)
+    return tuple(dict.fromkeys(ids))

@@ -23,7 +23,13 @@ from camera_app.frames import Frame, SourceInfo
 from camera_app.inference import decoders
 from camera_app.inference.decoders.classification import ClassificationDecoder
 from camera_app.inference.decoders.ssd import SsdDecoder
-from camera_app.inference.labels import Labels, load_labels, metadata_labels, resolve_offset
+from camera_app.inference.labels import (
+    Labels,
+    load_labels,
+    metadata_labels,
+    resolve_classes,
+    resolve_offset,
+)
 from camera_app.inference.preprocess import PreprocessOptions, Preprocessor
 from camera_app.inference.runtime import DelegateSpec, Runtime, create_interpreter
 from camera_app.inference.types import DecodeOptions, ModelInfo, TensorInfo
@@ -46,6 +52,9 @@ class ModelOptions:
     threshold: float | None = None
     """Overrides ``decode.threshold``; None: the family's default."""
     iou_threshold: float | None = None
+    classes: tuple[int | str, ...] | None = None
+    """Keep only these classes: ids, or names looked up in the labels
+    (overrides ``decode.classes``)."""
     preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
 
 
@@ -105,12 +114,18 @@ class Model:
         if spec is None:
             decoders.decoder_class(self.family)  # raises the one-line error
             raise AssertionError
+        self.num_classes = _num_classes(self.info, self.interpreter, self.family)
+        self.labels = self._load_labels()
+        classes = options.decode.classes
+        if options.classes is not None:
+            classes = resolve_classes(options.classes, self.labels)
         self.decode_options = replace(
             options.decode,
             threshold=spec.threshold if options.threshold is None else options.threshold,
             iou_threshold=spec.iou_threshold
             if options.iou_threshold is None
             else options.iou_threshold,
+            classes=classes,
         )
         self.decoder = decoders.make_decoder(self.info, self.family, self.decode_options)
         pre = options.preprocess
@@ -125,8 +140,6 @@ class Model:
             interpolation=pre.interpolation,
             raw_uint8=not explicit_norm,
         )
-        self.num_classes = _num_classes(self.info, self.interpreter, self.family)
-        self.labels = self._load_labels()
         if (
             isinstance(self.decoder, ClassificationDecoder)
             and self.labels is not None

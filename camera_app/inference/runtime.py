@@ -58,6 +58,8 @@ class DelegateSpec:
             device = spec.partition(":")[2]
             return cls(EDGETPU_LIBRARY, {"device": device} if device else {})
         lib, *opts = spec.split(";")
+        if not lib.strip():
+            raise DelegateError(f"delegate {spec!r}: expected edgetpu[:device] or a library path")
         options: dict[str, str] = {}
         for opt in opts:
             key, sep, value = opt.partition("=")
@@ -133,9 +135,14 @@ def load_delegates(runtime: Runtime, specs: Sequence[DelegateSpec]) -> list[Any]
         try:
             # Probe first: LiteRT's Delegate.__del__ raises noisily when
             # load_delegate fails inside its constructor.
-            ctypes.CDLL(spec.library)
+            lib = ctypes.CDLL(spec.library)
         except OSError as e:
             raise DelegateError(f"delegate {spec.library} failed to load{_hint(spec)}: {e}") from e
+        if not hasattr(lib, "tflite_plugin_create_delegate"):
+            raise DelegateError(
+                f"delegate {spec.library} is not a TFLite delegate "
+                "(it has no tflite_plugin_create_delegate)"
+            )
         try:
             delegates.append(runtime.load_delegate(spec.library, spec.options))
         except (ValueError, OSError, RuntimeError) as e:

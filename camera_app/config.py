@@ -1,0 +1,396 @@
+"""The configuration file: TOML, one section per concern, validated up front.
+
+Every field has a default and bounds (in its ``metadata``); a generic
+validator walks the dataclasses with their type hints, so a typo, a wrong
+type or an out-of-range value is a one-line :class:`ConfigError` naming the
+key path, before anything is opened. ``check_files`` adds the checks that
+need the filesystem (model, labels, source file). ``merge_cli`` (in
+:mod:`camera_app.commands.settings`) lets command-line flags win.
+
+Relative paths are relative to the working directory, as on the command line
+(``/var/lib/camera-app`` for the service).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import operator
+import tomllib
+import types
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from camera_app.errors import CameraAppError, ConfigError
+from camera_app.inference.decoders import FAMILIES
+
+
+def opt(default: Any, help: str = "", **meta: Any) -> Any:
+    """A field with a default, a help text and bounds (ge, gt, le, choices...)."""
+    if isinstance(default, list | dict):
+        raise TypeError("use tuples for list defaults")
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """[source] where frames come from."""
+
+    spec: str = opt(
+        "picamera2", "picamera2[:N], /dev/videoN, rtsp:// or http:// URL, a video file, images"
+    )
+    mode: Literal["auto", "every-frame", "realtime"] = opt(
+        "auto", "file replay: every frame, or at the file's own rate"
+    )
+    loop: bool = opt(False, "repeat a video file or image folder")
+    size_wh: tuple[int, int] | None = opt(
+        None, "camera capture size [width, height]", ge=16, le=8192
+    )
+    fps: float | None = opt(None, "camera frame rate", gt=0, le=1000)
+    lores_size_wh: tuple[int, int] | None = opt(
+        None, "picamera2 lores (inference) stream size", ge=16, le=8192
+    )
+    read_timeout_s: float = opt(
+        5.0, "a source without a frame for this long has failed", gt=0, le=3600
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PreprocessConfig:
+    """[model.preprocess] how frames become input tensors (absent: family default)."""
+
+    color: Literal["RGB", "BGR", "GRAY"] = opt("RGB", "channel order the model expects")
+    resize: Literal["stretch", "letterbox"] | None = opt(
+        None, "stretch or letterbox to the input size"
+    )
+    pad_value: int | None = opt(None, "letterbox padding value", ge=0, le=255)
+    mean: tuple[float, float, float] | None = opt(None, "per-channel mean subtracted")
+    std: tuple[float, float, float] | None = opt(None, "per-channel divisor", gt=0)
+    interpolation: Literal["linear", "area", "nearest"] = opt("linear", "resize interpolation")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """[model] the .tflite model and its labels."""
+
+    path: str | None = opt(None, "the .tflite model file (required to run)")
+    labels: str | None = opt(None, "labels file; absent: the model's metadata")
+    label_offset: int | None = opt(None, "label line of class 0", ge=0, le=1000)
+    family: str | None = opt(None, "model family; absent: detected", choices=tuple(FAMILIES))
+    threads: int | None = opt(None, "inference threads; absent: all cores", ge=1, le=64)
+    delegates: tuple[str, ...] = opt((), "edgetpu[:usb|:pci] or /path/to/delegate.so[;key=value]")
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """[detect] what the decoder reports."""
+
+    threshold: float | None = opt(None, "minimum score; absent: the family's default", ge=0, le=1)
+    iou_threshold: float | None = opt(None, "NMS overlap; absent: the family's default", ge=0, le=1)
+    max_detections: int = opt(100, "cap on detections per frame", ge=1, le=10000)
+    top_k: int = opt(5, "classifiers: classes reported", ge=1, le=1000)
+    classes: tuple[int | str, ...] | None = opt(
+        None, "keep only these classes", expected="a list of class names or ids >= 0", ge=0
+    )
+    class_agnostic_nms: bool = opt(False, "suppress overlaps across classes")
+    box_format: Literal["auto", "normalized", "pixels"] = opt("auto", "YOLO box coordinates")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """[pipeline] queues and limits."""
+
+    queue_size: int = opt(2, "frames waiting for inference", ge=1, le=1000)
+    sink_queue_size: int = opt(8, "results waiting per sink", ge=1, le=10000)
+    max_frames: int | None = opt(None, "stop after this many processed frames", ge=1)
+    duration_s: float | None = opt(None, "stop after this many seconds", gt=0)
+    every_frame: bool | None = opt(None, "never drop frames; absent: follows source.mode")
+
+
+@dataclass(frozen=True, slots=True)
+class JsonlConfig:
+    """[sinks.jsonl] detections as JSON Lines."""
+
+    path: str | None = opt(None, 'output file, or "-" for stdout')
+    enabled: bool = opt(True, "set false to keep the path but write nothing")
+    events: bool = opt(False, "also log source_down/source_up events")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """[sinks.record] the annotated video."""
+
+    path: str | None = opt(None, "output .mp4, .avi or .mkv")
+    fps: float | None = opt(None, "frame rate written; absent: the source's", gt=0, le=1000)
+
+
+@dataclass(frozen=True, slots=True)
+class SinksConfig:
+    """[sinks] results consumers."""
+
+    jsonl: JsonlConfig = field(default_factory=JsonlConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewConfig:
+    """[preview] live view."""
+
+    mode: Literal["none", "window", "web"] = opt(
+        "none", "no preview, a desktop window, or a web page"
+    )
+    web_host: str = opt("127.0.0.1", "address the web preview listens on")
+    web_port: int = opt(8080, "web preview port", ge=1, le=65535)
+    token: str | None = opt(None, "web preview access token (or env CAMERA_APP_WEB_TOKEN)")
+    insecure_no_auth: bool = opt(False, "serve the web preview without a token")
+    max_clients: int = opt(4, "simultaneous web viewers", ge=1, le=100)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectConfig:
+    """[reconnect] live sources that fail are reopened with back-off."""
+
+    enabled: bool = opt(True, "reopen a failed live source instead of exiting")
+    initial_delay_s: float = opt(0.5, "first wait before reopening", gt=0, le=3600)
+    max_delay_s: float = opt(
+        10.0, "back-off cap (keep below the unit's WatchdogSec)", gt=0, le=3600
+    )
+    stall_timeout_s: float = opt(5.0, "no frame for this long counts as a stall", gt=0, le=3600)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """[logging] levels and the periodic status line."""
+
+    level: Literal["debug", "info", "warning", "error"] = opt("info", "log level")
+    status_interval_s: float = opt(60.0, "log a status line this often; 0: never", ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """[service] systemd integration (ignored outside systemd)."""
+
+    notify: bool = opt(True, "send READY=1 and STATUS= to systemd")
+    watchdog: bool = opt(True, "ping systemd's watchdog while frames are processed")
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """The whole configuration."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    sinks: SinksConfig = field(default_factory=SinksConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+
+    @classmethod
+    def default(cls) -> AppConfig:
+        return cls()
+
+
+# -- the generic validator ----------------------------------------------------
+class Mismatch(Exception):
+    """A value that does not fit its type; the caller names the key."""
+
+
+_NAMES = {
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    bool: ("true or false", "booleans"),
+}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_OPS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_CHECKS = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+
+
+def _bounds(meta: dict[str, Any]) -> str:
+    g = {k: f"{meta[k]:g}" for k in _OPS if k in meta}
+    if set(g) == {"ge", "le"}:
+        return f" from {g['ge']} to {g['le']}"
+    return "".join(f" {'and ' if i else ''}{_OPS[k]} {v}" for i, (k, v) in enumerate(g.items()))
+
+
+def _optional_inner(tp: Any) -> tuple[Any, ...]:
+    return tuple(a for a in get_args(tp) if a is not type(None))
+
+
+def describe(tp: Any, meta: dict[str, Any], plural: bool = False) -> str:
+    """What a value of this type may be, in words."""
+    if "expected" in meta:
+        return str(meta["expected"])
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe(a, meta, plural) for a in _optional_inner(tp))
+    if origin is Literal:
+        return "one of " + ", ".join(_show(a) for a in get_args(tp))
+    if origin in (tuple, list):
+        args = get_args(tp)
+        if (len(args) == 2 and args[1] is Ellipsis) or origin is list:
+            return "a list of " + describe(args[0], meta, plural=True)
+        return f"a list of {len(args)} " + describe(args[0], meta, plural=True)
+    if is_dataclass(tp):
+        return "a table"
+    if tp is str and "choices" in meta:
+        return "one of " + ", ".join(_show(c) for c in meta["choices"])
+    name = _NAMES[tp][1 if plural else 0]
+    return name + (_bounds(meta) if tp in (int, float) else "")
+
+
+def convert(value: Any, tp: Any, meta: dict[str, Any]) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        for arg in _optional_inner(tp):
+            try:
+                return convert(value, arg, meta)
+            except Mismatch:
+                continue
+        raise Mismatch
+    if origin is Literal:
+        if isinstance(value, str) and value in get_args(tp):
+            return value
+        raise Mismatch
+    if origin in (tuple, list):
+        args = get_args(tp)
+        if not isinstance(value, list):
+            raise Mismatch
+        fixed = not (len(args) == 2 and args[1] is Ellipsis) and origin is tuple
+        if fixed and len(value) != len(args):
+            raise Mismatch
+        items = [convert(v, args[i] if fixed else args[0], meta) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise Mismatch
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Mismatch
+        if tp is int and not isinstance(value, int):
+            raise Mismatch
+        num = tp(value)
+        if num != num or any(k in meta and not op(num, meta[k]) for k, op in _CHECKS.items()):
+            raise Mismatch
+        return num
+    if tp is str:
+        if not isinstance(value, str) or ("choices" in meta and value not in meta["choices"]):
+            raise Mismatch
+        return value
+    raise TypeError(f"unsupported config type {tp!r}")
+
+
+def build(cls: type, data: Any, path: str = "") -> Any:
+    """A ``cls`` instance from a parsed TOML table; ``ConfigError`` names the key."""
+    where = f"[{path}]" if path else "[top level]"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table, got {_show(data)}")
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f'did you mean "{close[0]}"?' if close else "allowed: " + ", ".join(known)
+            raise ConfigError(f"unknown key {_show(key)} in {where} ({hint})")
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in data:
+            continue
+        key = f"{path}.{name}" if path else name
+        tp, meta, value = hints[name], dict(f.metadata), data[name]
+        if is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a table [{key}], got {_show(value)}")
+            values[name] = build(tp, value, key)  # type: ignore[arg-type]
+            continue
+        try:
+            values[name] = convert(value, tp, meta)
+        except Mismatch:
+            raise ConfigError(f"{key}: expected {describe(tp, meta)}, got {_show(value)}") from None
+    return cls(**values)
+
+
+def _cross_checks(config: AppConfig) -> None:
+    from camera_app.inference.runtime import DelegateSpec
+
+    r = config.reconnect
+    if r.initial_delay_s > r.max_delay_s:
+        raise ConfigError(
+            f"reconnect.initial_delay_s: expected at most reconnect.max_delay_s ({r.max_delay_s:g}), got {r.initial_delay_s:g}"
+        )
+    for i, spec in enumerate(config.model.delegates):
+        try:
+            DelegateSpec.parse(spec)
+        except CameraAppError as e:
+            raise ConfigError(f"model.delegates[{i}]: {e}") from e
+
+
+def check_files(config: AppConfig) -> None:
+    """Checks that need the filesystem: model and labels files, the source."""
+    from camera_app.sources import source_kind
+
+    m = config.model
+    if m.path is None:
+        raise ConfigError(
+            'model.path: required (a .tflite file), e.g. path = "/var/lib/camera-app/models/model.tflite"'
+        )
+    for key, value in (("model.path", m.path), ("model.labels", m.labels)):
+        if value is None:
+            continue
+        p = Path(value)
+        if not p.exists():
+            raise ConfigError(f"{key}: no such file {_show(value)}")
+        if not p.is_file():
+            raise ConfigError(f"{key}: not a file {_show(value)}")
+    spec = config.source.spec
+    try:
+        kind = source_kind(spec)
+    except CameraAppError as e:
+        raise ConfigError(f"source.spec: {e}") from e
+    if kind == "video" and not Path(spec).is_file():
+        raise ConfigError(f"source.spec: no such video file or camera {_show(spec)}")
+    if kind == "images" and "*" not in spec and "?" not in spec and not Path(spec).exists():
+        raise ConfigError(f"source.spec: no such image file or folder {_show(spec)}")
+
+
+def load_config(path: str | Path, *, files: bool = True) -> AppConfig:
+    """Read and validate a config file; ``files=False`` skips ``check_files``
+    (when command-line flags may still replace the paths)."""
+    prefix = f"config {path}"
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{prefix}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{prefix}: is a directory, expected a .toml file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{prefix}: cannot be read ({getattr(e, 'strerror', None) or e})") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{prefix}: TOML syntax error: {e}") from None
+    try:
+        config: AppConfig = build(AppConfig, data)
+        _cross_checks(config)
+        if files:
+            check_files(config)
+    except ConfigError as e:
+        raise ConfigError(f"{prefix}: {e}") from e
+    return config

@@ -1,0 +1,462 @@
+"""The config file: every kind of bad config is one line naming its key."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import pytest
+
+from camera_app.cli import build_parser, main
+from camera_app.commands.settings import build_run, merge_cli, run_config, with_values
+from camera_app.config import AppConfig, check_files, load_config
+from camera_app.inference.labels import resolve_classes
+from camera_app.errors import ConfigError, UsageError
+from camera_app.inference.labels import Labels
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "systemd" / "camera-app.toml"
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A stand-in model: the config only checks that the file exists."""
+    p = tmp_path / "model.tflite"
+    p.write_bytes(b"TFL3")
+    return p
+
+
+def write(tmp_path: Path, text: str, name: str = "camera-app.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+BAD = [
+    (
+        "unknown top-level key",
+        "modle = 1",
+        'unknown key "modle" in [top level] (did you mean "model"?)',
+    ),
+    (
+        "unknown nested key",
+        "[detect]\nthresh = 0.3",
+        'unknown key "thresh" in [detect] (did you mean "threshold"?)',
+    ),
+    (
+        "unknown deep key",
+        "[sinks.jsonl]\npth = 'x'",
+        'unknown key "pth" in [sinks.jsonl] (did you mean "path"?)',
+    ),
+    (
+        "unknown section",
+        "[mqttt]\nhost = 'x'",
+        'unknown key "mqttt" in [top level] (allowed: source, model,',
+    ),
+    (
+        "wrong type int",
+        '[model]\nthreads = "four"',
+        'model.threads: expected an integer from 1 to 64, got "four"',
+    ),
+    (
+        "float for int",
+        "[pipeline]\nqueue_size = 2.5",
+        "pipeline.queue_size: expected an integer from 1 to 1000, got 2.5",
+    ),
+    (
+        "bool for int",
+        "[pipeline]\nqueue_size = true",
+        "pipeline.queue_size: expected an integer from 1 to 1000, got true",
+    ),
+    (
+        "out of range",
+        "[detect]\nthreshold = 1.5",
+        "detect.threshold: expected a number from 0 to 1, got 1.5",
+    ),
+    (
+        "below minimum",
+        "[pipeline]\nmax_frames = 0",
+        "pipeline.max_frames: expected an integer >= 1, got 0",
+    ),
+    (
+        "port range",
+        "[preview]\nweb_port = 70000",
+        "preview.web_port: expected an integer from 1 to 65535, got 70000",
+    ),
+    (
+        "bad literal",
+        '[preview]\nmode = "tv"',
+        'preview.mode: expected one of "none", "window", "web", got "tv"',
+    ),
+    ("bad family", '[model]\nfamily = "yolo"', 'model.family: expected one of "ssd", "blazeface"'),
+    ("bad bool", '[source]\nloop = "yes"', 'source.loop: expected true or false, got "yes"'),
+    (
+        "list length",
+        "[source]\nsize_wh = [640]",
+        "source.size_wh: expected a list of 2 integers from 16 to 8192, got [640]",
+    ),
+    (
+        "list item",
+        "[model.preprocess]\nstd = [1, 0, 1]",
+        "model.preprocess.std: expected a list of 3 numbers > 0, got [1, 0, 1]",
+    ),
+    (
+        "classes item",
+        "[detect]\nclasses = [1.5]",
+        "detect.classes: expected a list of class names or ids >= 0, got [1.5]",
+    ),
+    ("section not a table", "source = 3", "source: expected a table [source], got 3"),
+    (
+        "cross check",
+        "[reconnect]\ninitial_delay_s = 20",
+        "reconnect.initial_delay_s: expected at most reconnect.max_delay_s (10), got 20",
+    ),
+    (
+        "bad delegate",
+        '[model]\ndelegates = ["x.so;oops"]',
+        "model.delegates[0]: delegate option 'oops'",
+    ),
+    (
+        "toml syntax",
+        "[model]\nthreads = = 2",
+        "TOML syntax error: Invalid value (at line 2, column 11)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, files=False)
+    message = str(info.value)
+    assert message.startswith(f"config {path}: ")
+    assert expected in message
+    assert "\n" not in message
+    assert info.value.exit_code == 2
+
+
+FILES = [
+    (
+        "missing model",
+        'path = "{tmp}/absent.tflite"',
+        "",
+        'model.path: no such file "{tmp}/absent.tflite"',
+    ),
+    ("model is a folder", 'path = "{tmp}"', "", 'model.path: not a file "{tmp}"'),
+    (
+        "missing labels",
+        'path = "{model}"\nlabels = "{tmp}/labels.txt"',
+        "",
+        "model.labels: no such file",
+    ),
+    ("no model at all", "", "", "model.path: required"),
+    (
+        "bad source string",
+        'path = "{model}"',
+        'spec = "picamera2:x"',
+        "source.spec: source 'picamera2:x': expected picamera2",
+    ),
+    (
+        "bad URL scheme",
+        'path = "{model}"',
+        'spec = "ftp://cam"',
+        "source.spec: source 'ftp://cam': unsupported URL scheme",
+    ),
+    (
+        "missing video",
+        'path = "{model}"',
+        'spec = "{tmp}/clip.mp4"',
+        'source.spec: no such video file or camera "{tmp}/clip.mp4"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "source", "expected"), [f[1:] for f in FILES], ids=[f[0] for f in FILES]
+)
+def test_file_checks(
+    tmp_path: Path, model_file: Path, model: str, source: str, expected: str
+) -> None:
+    fill = {"tmp": tmp_path, "model": model_file}
+    text = f"[source]\n{source.format(**fill)}\n[model]\n{model.format(**fill)}\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"config {path}: ")
+    assert expected.format(**fill) in str(info.value)
+
+
+def test_missing_and_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config .*absent\.toml: no such file$"):
+        load_config(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+def test_valid_config_values(tmp_path: Path, model_file: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    path = write(
+        tmp_path,
+        f"""
+[source]
+spec = "{video}"
+mode = "realtime"
+size_wh = [640, 480]
+fps = 15
+[model]
+path = "{model_file}"
+delegates = ["edgetpu:usb"]
+[model.preprocess]
+mean = [0, 0, 0]
+[detect]
+threshold = 0.6
+classes = ["person", 3]
+[pipeline]
+max_frames = 10
+""",
+    )
+    c = load_config(path)
+    assert c.source.size_wh == (640, 480)
+    assert c.source.fps == 15.0 and isinstance(c.source.fps, float)
+    assert c.model.delegates == ("edgetpu:usb",)
+    assert c.model.preprocess.mean == (0.0, 0.0, 0.0)
+    assert c.detect.classes == ("person", 3)
+    assert c.pipeline.max_frames == 10
+    assert c.reconnect == AppConfig.default().reconnect
+    s = build_run(c, environ={})
+    assert s.source.mode == "realtime" and s.pipeline.every_frame is False
+    assert not s.live
+    assert s.model.threshold == 0.6 and s.model.decode.classes is None  # names: at model load
+    assert s.pipeline.max_frames == 10
+
+
+def _run_args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_cli_flags_override_the_file_and_absent_flags_do_not(
+    tmp_path: Path, model_file: Path
+) -> None:
+    other = tmp_path / "other.tflite"
+    other.write_bytes(b"TFL3")
+    path = write(
+        tmp_path,
+        f'[model]\npath = "{model_file}"\nthreads = 2\n[detect]\nthreshold = 0.3\n'
+        "[pipeline]\nmax_frames = 5\n[source]\nloop = true\n",
+    )
+    base = load_config(path)
+    merged = merge_cli(base, _run_args("--model", str(other), "--threshold", "0.7", "--realtime"))
+    assert merged.model.path == str(other)
+    assert merged.detect.threshold == 0.7
+    assert merged.source.mode == "realtime" and merged.pipeline.every_frame is False
+    # Flags not given keep the file's values (store_true flags included).
+    assert merged.model.threads == 2
+    assert merged.pipeline.max_frames == 5
+    assert merged.source.loop is True
+    assert merge_cli(base, _run_args()) == base
+
+
+def test_cli_override_values_are_validated() -> None:
+    with pytest.raises(UsageError, match=r"^--max-frames: expected an integer >= 1, got 0$"):
+        merge_cli(AppConfig.default(), _run_args("--max-frames", "0"))
+
+
+def test_run_config_checks_files_after_the_flags(tmp_path: Path, model_file: Path) -> None:
+    path = write(tmp_path, f'[model]\npath = "{tmp_path}/gone.tflite"\n[source]\nspec = "0"\n')
+    args = _run_args("--model", str(model_file))
+    args.config = str(path)
+    assert run_config(args).model.path == str(model_file)
+    args = _run_args()
+    args.config = str(path)
+    with pytest.raises(
+        ConfigError, match=rf"^config {re.escape(str(path))}: model.path: no such file"
+    ):
+        run_config(args)
+
+
+def test_web_token_from_the_environment() -> None:
+    c = with_values(AppConfig.default(), {"model.path": "m.tflite", "preview.mode": "web"})
+    assert build_run(c, environ={"CAMERA_APP_WEB_TOKEN": "s3cret"}).web_token == "s3cret"
+    c2 = with_values(c, {"preview.token": "file"})
+    assert build_run(c2, environ={"CAMERA_APP_WEB_TOKEN": "s3cret"}).web_token == "s3cret"
+    assert build_run(c2, environ={}).web_token == "file"
+    assert build_run(c, environ={}).web_token is None
+
+
+# -- check-config ------------------------------------------------------------
+def test_check_config_bad_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, '[model]\nthreads = "four"\n')
+    assert main(["check-config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f'camera-app: error: config {path}: model.threads: expected an integer from 1 to 64, got "four"'
+    ]
+
+
+def test_check_config_good_file(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, f'[model]\npath = "{model_file}"\n[sinks.jsonl]\npath = "-"\n')
+    assert main(["check-config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{path}: ok",
+        f"source picamera2 (picamera2), model {model_file}, outputs: jsonl -",
+    ]
+    assert err == ""
+
+
+# -- the shipped example ------------------------------------------------------
+def test_example_config_validates(tmp_path: Path, model_file: Path) -> None:
+    config = load_config(EXAMPLE, files=False)
+    assert config.model.path == "/var/lib/camera-app/models/ssd_mobilenet_v1_coco_quant.tflite"
+    assert config.source.spec == "picamera2"
+    assert config.reconnect.max_delay_s < 30  # the unit's WatchdogSec
+    labels = tmp_path / "labels.txt"
+    labels.write_text("person\n")
+    local = with_values(config, {"model.path": str(model_file), "model.labels": str(labels)})
+    check_files(local)
+    assert build_run(local, environ={}).live
+
+
+def _leaf_keys(cls: Any = AppConfig, path: str = "") -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out.update(_leaf_keys(hints[f.name], f"{path}.{f.name}" if path else f.name))
+        else:
+            out.setdefault(path, set()).add(f.name)
+    return out
+
+
+def test_example_config_documents_every_key() -> None:
+    found: dict[str, set[str]] = {}
+    section = ""
+    for line in EXAMPLE.read_text().splitlines():
+        if m := re.match(r"^\[([\w.]+)\]$", line):
+            section = m.group(1)
+        elif m := re.match(r"^#? ?(\w+) = ", line):
+            found.setdefault(section, set()).add(m.group(1))
+    assert found == _leaf_keys()
+
+
+def test_every_field_has_help_and_toml_defaults_round_trip() -> None:
+    for section, keys in _leaf_keys().items():
+        cls: Any = AppConfig
+        for name in filter(None, section.split(".")):
+            cls = get_type_hints(cls)[name]
+        for key in keys:
+            assert cls.__dataclass_fields__[key].metadata.get("help"), f"{section}.{key}"
+
+
+# -- class names ---------------------------------------------------------------
+LABELS = Labels({0: "???", 1: "person", 2: "bicycle", 3: "car"}, "labels.txt", offset=1)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(("person",), (0,)), (("Car", 1), (2, 1)), ((0, "person"), (0,)), ((5,), (5,))],
+)
+def test_resolve_classes(given: tuple[int | str, ...], expected: tuple[int, ...]) -> None:
+    assert resolve_classes(given, LABELS) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "labels", "message"),
+    [
+        (
+            ("persn",),
+            LABELS,
+            'detect.classes: unknown class "persn" in labels labels.txt (did you mean "person"?)',
+        ),
+        (("zebra",), LABELS, 'detect.classes: unknown class "zebra" in labels labels.txt'),
+        (("person",), None, 'detect.classes: class name "person" needs labels'),
+    ],
+)
+def test_resolve_classes_errors(
+    given: tuple[int | str, ...], labels: Labels | None, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_classes(given, labels)
+    assert str(info.value).startswith(message)
+
+
+def test_class_names_filter_a_real_model(models_dir: Path, images_dir: Path) -> None:
+    import cv2
+
+    from camera_app.inference.model import Model
+
+    image = cv2.imread(str(images_dir / "kite_and_cold.jpg"))
+    assert image is not None
+    c = with_values(
+        AppConfig.default(),
+        {
+            "model.path": str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+            "model.labels": str(models_dir / "coco_labels.txt"),
+            "detect.threshold": 0.4,
+        },
+    )
+    full = Model(build_run(c, environ={}).model)
+    assert full.labels is not None
+    everything = full.infer_image(image).detections
+    kite = full.labels.class_id_of("kite")
+    assert kite is not None
+    kites = int((everything.class_id == kite).sum())
+    assert 0 < kites < len(everything)  # persons too (fixtures README: 5 and 5)
+
+    settings = build_run(with_values(c, {"detect.classes": ("Kite",)}), environ={})
+    model = Model(settings.model)
+    assert model.decode_options.classes == (kite,)
+    only = model.infer_image(image).detections
+    assert len(only) == kites
+    assert set(only.class_id.tolist()) == {kite}
+
+
+@pytest.mark.parametrize(
+    ("spec", "enabled", "wrapped"),
+    [
+        ("rtsp://cam.local/stream", True, True),
+        ("/dev/video0", True, True),
+        ("picamera2", True, True),
+        ("rtsp://cam.local/stream", False, False),
+    ],
+)
+def test_make_source_wraps_live_sources(spec: str, enabled: bool, wrapped: bool) -> None:
+    from camera_app.commands.settings import make_source
+    from camera_app.sources.reconnect import ReconnectingSource
+
+    c = with_values(
+        AppConfig.default(),
+        {
+            "model.path": "m.tflite",
+            "source.spec": spec,
+            "reconnect.enabled": enabled,
+            "reconnect.max_delay_s": 7.0,
+            "reconnect.stall_timeout_s": 3.0,
+        },
+    )
+    src = make_source(build_run(c, environ={}), lores_size_wh=(320, 240))
+    assert isinstance(src, ReconnectingSource) is wrapped
+    if isinstance(src, ReconnectingSource):
+        assert (src.backoff.max_s, src.stall_timeout_s, src.name) == (7.0, 3.0, spec)
+        assert not src.up  # built, not started
+
+
+def test_make_source_keeps_files_unwrapped(videos_dir: Path) -> None:
+    from camera_app.commands.settings import make_source
+    from camera_app.sources.reconnect import ReconnectingSource
+    from camera_app.sources.video import VideoFileSource
+
+    spec = str(videos_dir / "bottle-detection.mp4")
+    c = with_values(AppConfig.default(), {"model.path": "m.tflite", "source.spec": spec})
+    src = make_source(build_run(c, environ={}))
+    assert isinstance(src, VideoFileSource) and not isinstance(src, ReconnectingSource)
