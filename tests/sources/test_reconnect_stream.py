@@ -155,3 +155,68 @@ def test_stream_drop_and_restart_is_picked_up(jpegs: list[bytes]) -> None:
     assert stats.reconnects == 1
     assert all(f.image.shape == (180, 320, 3) for f in frames)
     assert time.monotonic() - t0 < 20
+
+
+def test_run_keeps_retrying_a_dead_stream_and_sigterm_still_stops_it(
+    jpegs: list[bytes], models_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 4: a live source that never recovers keeps retrying with capped
+    back-off, and the process still exits within 2 s of SIGTERM with its
+    outputs complete."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    server = MjpegServer(jpegs)
+    url = f"http://127.0.0.1:{server.port}/stream.mjpg"
+    jsonl = tmp_path / "d.jsonl"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[source]\nspec = "{url}"\nread_timeout_s = 1.0\n'
+        f'[model]\npath = "{models_dir / "ssd_mobilenet_v1_coco_quant.tflite"}"\nthreads = 1\n'
+        f'[sinks.jsonl]\npath = "{jsonl}"\nevents = true\n'
+        "[reconnect]\ninitial_delay_s = 0.2\nmax_delay_s = 0.4\nstall_timeout_s = 1.0\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+    reader.start()
+
+    def wait_for(cond: object, what: str, timeout_s: float = 20.0) -> None:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if cond():  # type: ignore[operator]
+                return
+            if proc.poll() is not None:
+                raise AssertionError(f"run exited early ({proc.returncode}): {''.join(lines)}")
+            time.sleep(0.05)  # polling another process's output; bounded by the deadline
+        raise AssertionError(f"timed out waiting for {what}: {''.join(lines)}")
+
+    try:
+        wait_for(lambda: jsonl.exists() and jsonl.read_text().count("\n") >= 5, "5 JSONL lines")
+        server.kill()  # and never restarted
+        wait_for(lambda: sum("reconnecting" in x for x in lines) >= 1, "the source going down")
+        # Several reopen attempts fail (refused) while the process stays up.
+        wait_for(lambda: "source_down" in jsonl.read_text(), "the source_down event in the log")
+        time.sleep(1.5)  # let a few capped back-off cycles pass (observed, not synchronised on)
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=5)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, "".join(lines)
+    assert elapsed < 2.0
+    records = [json.loads(x) for x in jsonl.read_text().splitlines()]  # all complete
+    frames = [r for r in records if "frame_id" in r]
+    events = [r["event"] for r in records if "event" in r]
+    assert len(frames) >= 5 and events[0] == "source_down"
+    assert "source_up" not in events
