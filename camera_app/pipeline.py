@@ -150,6 +150,7 @@ class _SinkRunner:
             except BaseException as e:
                 self.pipeline._fail(SinkError(f"sink {self.name}: closing failed: {e}"), e)
             self.closed.set()
+            self.pipeline._done.set()
 
 
 class Pipeline:
@@ -175,7 +176,7 @@ class Pipeline:
         self.stats = stats or PipelineStats()
         self._stop = threading.Event()  # finish: stop capturing, drain, close
         self._abort = threading.Event()  # give up waiting on full queues
-        self._done = threading.Event()
+        self._done = threading.Event()  # a worker ended: wake the main loop
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -282,6 +283,7 @@ class Pipeline:
             )
         finally:
             self._dispatch(_END)
+            self._done.set()
 
     # -- lifecycle -------------------------------------------------------
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
@@ -330,10 +332,16 @@ class Pipeline:
             stop=self._abort,
             on_drop=lambda n: self.stats.on_drop("capture_queue", n),
         )
-        for sink in self.sinks:
-            sink.bind(self.stats, self.stop)
-            lossless = self.every_frame and getattr(sink, "lossless", True)
-            self._runners.append(_SinkRunner(sink, self, lossless))
+        try:
+            for sink in self.sinks:
+                sink.bind(self.stats, self.stop)  # may open files, start servers
+                lossless = self.every_frame and getattr(sink, "lossless", True)
+                self._runners.append(_SinkRunner(sink, self, lossless))
+        except BaseException:
+            for sink in self.sinks:
+                sink.close()
+            self.source.stop()
+            raise
         self._threads = [r.thread for r in self._runners] + [
             threading.Thread(target=self._inference_loop, name="inference", daemon=True),
             threading.Thread(target=self._capture_loop, name="capture", daemon=True),
@@ -351,7 +359,8 @@ class Pipeline:
                     deadline = None
                 if self._stop.is_set():
                     break
-                self._done.wait(POLL_S)
+                self._done.wait(POLL_S)  # set when a worker ends: no polling delay at exit
+                self._done.clear()
         finally:
             self._shutdown()
         if self._error is not None:

@@ -193,7 +193,7 @@ def test_inference_exception_reaches_main_thread(
             return ssd.infer(frame)
 
     sink = CollectSink()
-    with pytest.raises(RuntimeError, match="inference failed.*bad tensor"):
+    with pytest.raises(RuntimeError, match=r"inference failed.*bad tensor"):
         Pipeline(ScriptedSource(50), Boom(), [sink]).run()
     assert sink.ids == [0, 1, 2] and sink.closed
 
@@ -262,3 +262,16 @@ def test_every_frame_jsonl_matches_reference_counts(
         <= r.keys()
         for r in recs
     )
+
+
+def test_sink_bind_failure_closes_everything(ssd: Model) -> None:
+    class BadBind(CollectSink):
+        def bind(self, stats: object, stop: object) -> None:  # type: ignore[override]
+            raise SinkError("web preview: cannot listen on 127.0.0.1:8080 (in use)")
+
+    first, bad = CollectSink("first"), BadBind("bad")
+    source = ScriptedSource(10)
+    with pytest.raises(SinkError, match="cannot listen"):
+        Pipeline(source, ssd, [first, bad]).run()
+    assert first.closed and bad.closed
+    assert source._stopping.is_set()
