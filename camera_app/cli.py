@@ -29,44 +29,38 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
+def _number(
+    kind: type[int] | type[float],
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> Callable[[str], Any]:
+    """An argparse ``type=``: parse ``kind`` and check the bounds, with a
+    message that says what was expected."""
+    what = "a whole number" if kind is int else "a number"
+    if low is not None and high is not None:
+        bounds = f"{what} from {low:g} to {high:g}"
+    elif low is not None:
+        bounds = f"{what} {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = what
+
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        too_low = low is not None and (v <= low if low_open else v < low)
+        if too_low or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"expected {bounds}, got {v}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _unit_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
-    return v
+_positive_int = _number(int, 1)
+_unit_float = _number(float, 0.0, 1.0)
+_positive_float = _number(float, 0.0, low_open=True)
 
 
 def add_model_args(p: argparse.ArgumentParser, model_positional: bool) -> None:
