@@ -13,24 +13,14 @@ Relative paths are relative to the working directory, as on the command line
 
 from __future__ import annotations
 
-import difflib
-import json
-import operator
 import tomllib
-import types
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Literal
 
 from camera_app.errors import CameraAppError, ConfigError
 from camera_app.inference.decoders import FAMILIES
-
-
-def opt(default: Any, help: str = "", **meta: Any) -> Any:
-    """A field with a default, a help text and bounds (ge, gt, le, choices...)."""
-    if isinstance(default, list | dict):
-        raise TypeError("use tuples for list defaults")
-    return field(default=default, metadata={"help": help, **meta})
+from camera_app.validation import build, opt, show
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,137 +185,6 @@ class AppConfig:
         return cls()
 
 
-# -- the generic validator ----------------------------------------------------
-class Mismatch(Exception):
-    """A value that does not fit its type; the caller names the key."""
-
-
-_NAMES = {
-    int: ("an integer", "integers"),
-    float: ("a number", "numbers"),
-    str: ("a string", "strings"),
-    bool: ("true or false", "booleans"),
-}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-_OPS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-_CHECKS = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
-
-
-def _bounds(meta: dict[str, Any]) -> str:
-    g = {k: f"{meta[k]:g}" for k in _OPS if k in meta}
-    if set(g) == {"ge", "le"}:
-        return f" from {g['ge']} to {g['le']}"
-    return "".join(f" {'and ' if i else ''}{_OPS[k]} {v}" for i, (k, v) in enumerate(g.items()))
-
-
-def _optional_inner(tp: Any) -> tuple[Any, ...]:
-    return tuple(a for a in get_args(tp) if a is not type(None))
-
-
-def describe(tp: Any, meta: dict[str, Any], plural: bool = False) -> str:
-    """What a value of this type may be, in words."""
-    if "expected" in meta:
-        return str(meta["expected"])
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        return " or ".join(describe(a, meta, plural) for a in _optional_inner(tp))
-    if origin is Literal:
-        return "one of " + ", ".join(_show(a) for a in get_args(tp))
-    if origin in (tuple, list):
-        args = get_args(tp)
-        if (len(args) == 2 and args[1] is Ellipsis) or origin is list:
-            return "a list of " + describe(args[0], meta, plural=True)
-        return f"a list of {len(args)} " + describe(args[0], meta, plural=True)
-    if is_dataclass(tp):
-        return "a table"
-    if tp is str and "choices" in meta:
-        return "one of " + ", ".join(_show(c) for c in meta["choices"])
-    name = _NAMES[tp][1 if plural else 0]
-    return name + (_bounds(meta) if tp in (int, float) else "")
-
-
-def convert(value: Any, tp: Any, meta: dict[str, Any]) -> Any:
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        for arg in _optional_inner(tp):
-            try:
-                return convert(value, arg, meta)
-            except Mismatch:
-                continue
-        raise Mismatch
-    if origin is Literal:
-        if isinstance(value, str) and value in get_args(tp):
-            return value
-        raise Mismatch
-    if origin in (tuple, list):
-        args = get_args(tp)
-        if not isinstance(value, list):
-            raise Mismatch
-        fixed = not (len(args) == 2 and args[1] is Ellipsis) and origin is tuple
-        if fixed and len(value) != len(args):
-            raise Mismatch
-        items = [convert(v, args[i] if fixed else args[0], meta) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise Mismatch
-    if tp in (int, float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Mismatch
-        if tp is int and not isinstance(value, int):
-            raise Mismatch
-        num = tp(value)
-        if num != num or any(k in meta and not op(num, meta[k]) for k, op in _CHECKS.items()):
-            raise Mismatch
-        return num
-    if tp is str:
-        if not isinstance(value, str) or ("choices" in meta and value not in meta["choices"]):
-            raise Mismatch
-        return value
-    raise TypeError(f"unsupported config type {tp!r}")
-
-
-def build(cls: type, data: Any, path: str = "") -> Any:
-    """A ``cls`` instance from a parsed TOML table; ``ConfigError`` names the key."""
-    where = f"[{path}]" if path else "[top level]"
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table, got {_show(data)}")
-    hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f'did you mean "{close[0]}"?' if close else "allowed: " + ", ".join(known)
-            raise ConfigError(f"unknown key {_show(key)} in {where} ({hint})")
-    values: dict[str, Any] = {}
-    for name, f in known.items():
-        if name not in data:
-            continue
-        key = f"{path}.{name}" if path else name
-        tp, meta, value = hints[name], dict(f.metadata), data[name]
-        if is_dataclass(tp):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{key}: expected a table [{key}], got {_show(value)}")
-            values[name] = build(tp, value, key)  # type: ignore[arg-type]
-            continue
-        try:
-            values[name] = convert(value, tp, meta)
-        except Mismatch:
-            raise ConfigError(f"{key}: expected {describe(tp, meta)}, got {_show(value)}") from None
-    return cls(**values)
-
-
 def _cross_checks(config: AppConfig) -> None:
     from camera_app.inference.runtime import DelegateSpec
 
@@ -355,18 +214,18 @@ def check_files(config: AppConfig) -> None:
             continue
         p = Path(value)
         if not p.exists():
-            raise ConfigError(f"{key}: no such file {_show(value)}")
+            raise ConfigError(f"{key}: no such file {show(value)}")
         if not p.is_file():
-            raise ConfigError(f"{key}: not a file {_show(value)}")
+            raise ConfigError(f"{key}: not a file {show(value)}")
     spec = config.source.spec
     try:
         kind = source_kind(spec)
     except CameraAppError as e:
         raise ConfigError(f"source.spec: {e}") from e
     if kind == "video" and not Path(spec).is_file():
-        raise ConfigError(f"source.spec: no such video file or camera {_show(spec)}")
+        raise ConfigError(f"source.spec: no such video file or camera {show(spec)}")
     if kind == "images" and "*" not in spec and "?" not in spec and not Path(spec).exists():
-        raise ConfigError(f"source.spec: no such image file or folder {_show(spec)}")
+        raise ConfigError(f"source.spec: no such image file or folder {show(spec)}")
 
 
 def load_config(path: str | Path, *, files: bool = True) -> AppConfig:

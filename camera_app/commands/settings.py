@@ -28,14 +28,11 @@ from camera_app.config import (
     AppConfig,
     JsonlConfig,
     LoggingConfig,
-    Mismatch,
     PreviewConfig,
     ReconnectConfig,
     RecordConfig,
     ServiceConfig,
     check_files,
-    convert,
-    describe,
     load_config,
 )
 from camera_app.errors import ConfigError, UsageError
@@ -49,6 +46,7 @@ from camera_app.sources import SourceOptions, open_source, source_kind
 from camera_app.sources.base import Source
 from camera_app.sources.reconnect import ReconnectingSource
 from camera_app.stats import PipelineStats
+from camera_app.validation import Mismatch, convert, describe
 
 WEB_TOKEN_ENV = "CAMERA_APP_WEB_TOKEN"
 LIVE_KINDS = frozenset({"picamera2", "v4l2", "stream"})
