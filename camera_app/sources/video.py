@@ -9,6 +9,7 @@ exactly as it would with a camera: a faithful camera simulator.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,9 @@ class VideoFileSource(BaseSource):
         self._t0_ns = 0
         self._delivered = 0
         self._pending: np.ndarray | None = None
+        # read() runs on the capture thread, stop() on the main thread:
+        # releasing a VideoCapture inside read() aborts the process in FFmpeg.
+        self._cap_lock = threading.Lock()
 
     def _open(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(str(self.path))
@@ -107,7 +111,8 @@ class VideoFileSource(BaseSource):
             delay_s = (due_ns - time.monotonic_ns()) / 1e9
             if delay_s > 0 and self._stopping.wait(delay_s):
                 return None
-        image = self._next_image()
+        with self._cap_lock:
+            image = self._next_image() if self._cap is not None else None
         if image is None:
             return None
         frame = Frame(
@@ -141,7 +146,8 @@ class VideoFileSource(BaseSource):
         return image
 
     def stop(self) -> None:
-        super().stop()
-        cap, self._cap = self._cap, None
+        super().stop()  # first: a read in progress will not reopen to loop
+        with self._cap_lock:
+            cap, self._cap = self._cap, None
         if cap is not None:
             cap.release()
