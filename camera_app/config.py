@@ -139,6 +139,19 @@ class PreviewConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OverlayConfig:
+    """[overlay]: drawing shared by the recording and the previews."""
+
+    max_width: int | None = opt(
+        None,
+        "draw and record at most this wide (e.g. 1280 for 1080p sources on a Pi)",
+        ge=16,
+        le=8192,
+    )
+    hud: bool = opt(True, "show FPS, inference ms, latency and drops on the picture")
+
+
+@dataclass(frozen=True, slots=True)
 class ReconnectConfig:
     """[reconnect] live sources that fail are reopened with back-off."""
 
@@ -176,6 +189,7 @@ class AppConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sinks: SinksConfig = field(default_factory=SinksConfig)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    overlay: OverlayConfig = field(default_factory=OverlayConfig)
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)

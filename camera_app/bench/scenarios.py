@@ -48,6 +48,7 @@ class BenchOptions:
     skip: frozenset[str] = frozenset()
     repeat: int = 1
     web_clients: int = 1
+    overlay_width: int | None = None
     queue_size: int = 2
 
 
@@ -96,7 +97,7 @@ def run_pipeline_mode(
     times = StageTimes()
     source = TimedSource(video, times, paced=realtime)
     # sinks first: a realtime source starts its clock when started
-    sinkset = build_sinks(opts.sinks, out_dir, mode, opts.web_clients)
+    sinkset = build_sinks(opts.sinks, out_dir, mode, opts.web_clients, opts.overlay_width)
     try:
         info = source.start()
     except BaseException:
@@ -217,7 +218,9 @@ def run_bench(opts: BenchOptions, out_dir: Path | None = None) -> dict[str, Any]
                     if mode == "bare":
                         r = run_bare(model, clip, opts.frames)
                     elif mode == "naive":
-                        sinks = build_sinks(opts.sinks, work, "naive", opts.web_clients)
+                        sinks = build_sinks(
+                            opts.sinks, work, "naive", opts.web_clients, opts.overlay_width
+                        )
                         try:
                             r = run_naive(model, clip, opts.frames, sinks.sinks)
                             r.extra.update(sinks.counters())

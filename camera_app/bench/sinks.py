@@ -123,9 +123,16 @@ class SinkSet:
         self.viewers.clear()
 
 
-def build_sinks(names: Sequence[str], out_dir: Path, tag: str, web_clients: int = 1) -> SinkSet:
-    """Fresh sinks for one mode; outputs named ``<tag>.jsonl``/``<tag>.mp4``."""
-    annotator = Annotator()
+def build_sinks(
+    names: Sequence[str],
+    out_dir: Path,
+    tag: str,
+    web_clients: int = 1,
+    overlay_width: int | None = None,
+) -> SinkSet:
+    """Fresh sinks for one mode; outputs named ``<tag>.jsonl``/``<tag>.mp4``.
+    ``overlay_width``: draw and record at most this wide (as ``run`` does)."""
+    annotator = Annotator(max_width=overlay_width)
     sinks: list[Sink] = []
     viewers: list[_Viewer] = []
     for name in names:

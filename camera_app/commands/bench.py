@@ -120,6 +120,14 @@ def register(sub: Any) -> None:
         help="viewers reading the web preview stream (with --sinks ...,web)",
     )
     p.add_argument(
+        "--overlay-width",
+        type=_positive_int,
+        default=None,
+        metavar="PX",
+        help="draw and record at most this wide, in both the naive loop and the pipeline "
+        "(as run's overlay.max_width; default: full size)",
+    )
+    p.add_argument(
         "--queue-size",
         type=_positive_int,
         default=2,
@@ -168,6 +176,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         repeat=args.repeat,
         web_clients=args.web_clients,
         queue_size=args.queue_size,
+        overlay_width=args.overlay_width,
     )
 
 

@@ -84,6 +84,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="serve the web preview on a non-local address without a token",
     )
+    p.add_argument(
+        "--overlay-width",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="draw, record and preview at most this wide (1080p on a Pi: 1280)",
+    )
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
 
@@ -122,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     s = build_run(run_config(args))
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(s.logging.level)
-    annotator = Annotator()
+    annotator = Annotator(hud=s.overlay.hud, max_width=s.overlay.max_width)
     sinks = build_sinks(s, annotator) + preview_sinks(s, annotator, args.insecure_no_auth)
     stats = PipelineStats()
     source: Source | None = None

@@ -28,6 +28,7 @@ from camera_app.config import (
     AppConfig,
     JsonlConfig,
     LoggingConfig,
+    OverlayConfig,
     PreviewConfig,
     ReconnectConfig,
     RecordConfig,
@@ -68,6 +69,7 @@ CLI_KEYS: dict[str, tuple[str, str]] = {
     "duration": ("pipeline.duration_s", "--duration"),
     "jsonl": ("sinks.jsonl.path", "--jsonl"),
     "record": ("sinks.record.path", "--record"),
+    "overlay_width": ("overlay.max_width", "--overlay-width"),
     "preview": ("preview.mode", "--preview"),
     "web_host": ("preview.web_host", "--web-host"),
     "web_port": ("preview.web_port", "--web-port"),
@@ -159,6 +161,7 @@ class RunSettings:
     jsonl: JsonlConfig
     record: RecordConfig
     preview: PreviewConfig
+    overlay: OverlayConfig
     web_token: str | None
     logging: LoggingConfig
     service: ServiceConfig
@@ -224,6 +227,7 @@ def build_run(config: AppConfig, environ: Mapping[str, str] | None = None) -> Ru
         jsonl=config.sinks.jsonl,
         record=config.sinks.record,
         preview=config.preview,
+        overlay=config.overlay,
         # The environment wins over the file, as in WebPreviewSink's resolve_token.
         web_token=env.get(WEB_TOKEN_ENV) or config.preview.token or None,
         logging=config.logging,

@@ -8,6 +8,7 @@ a preview that both want the picture pay for the drawing once.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import cv2
@@ -51,8 +52,13 @@ def _text(
     cv2.putText(img, text, (x + 2, y - 2), FONT, scale, color, thick, cv2.LINE_AA)
 
 
-def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) -> np.ndarray:
-    """Draw ``result`` onto ``image`` (BGR, modified in place) and return it."""
+def draw_result(
+    image: np.ndarray, result: FrameResult, hud: str | None = None, scale_xy: float = 1.0
+) -> np.ndarray:
+    """Draw ``result`` onto ``image`` (BGR, modified in place) and return it.
+
+    ``scale_xy`` maps the result's frame pixels to ``image`` pixels (the
+    image is a scaled copy of the frame)."""
     h, w = image.shape[:2]
     scale = max(0.75, min(w, h) / 720)
     thick = max(1, round(min(w, h) / 400))
@@ -66,7 +72,7 @@ def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) 
     det = result.detections
     labels = result.labels
     for i in range(len(det)):
-        x1, y1, x2, y2 = (round(v) for v in det.xyxy[i])
+        x1, y1, x2, y2 = (round(float(v) * scale_xy) for v in det.xyxy[i])
         cid = int(det.class_id[i])
         color = color_of(cid)
         cv2.rectangle(image, (x1, y1), (x2, y2), color, thick)
@@ -80,7 +86,7 @@ def draw_result(image: np.ndarray, result: FrameResult, hud: str | None = None) 
             color,
         )
         if det.keypoints is not None:
-            kp = det.keypoints[i]
+            kp = det.keypoints[i] * np.array([scale_xy, scale_xy, 1.0], np.float32)
             if len(kp) == 17:
                 for a, b in SKELETON:
                     if kp[a, 2] >= KEYPOINT_THRESHOLD and kp[b, 2] >= KEYPOINT_THRESHOLD:
@@ -126,25 +132,56 @@ def hud_text(result: FrameResult, stats: dict[str, Any] | None) -> str:
 
 
 class Annotator:
-    """Draws each result once (thread-safe); sinks call ``annotate``."""
+    """Draws each result once (thread-safe); sinks call ``annotate``.
 
-    def __init__(self, hud: bool = True) -> None:
+    ``max_width`` draws on a scaled-down copy of wider frames (recording and
+    previews then carry that size): on a Pi, encoding full-HD video costs more
+    than inference. The HUD's figures are refreshed at most every
+    ``hud_refresh_s``: a stats snapshot takes the stats lock that inference
+    also needs.
+    """
+
+    def __init__(
+        self, hud: bool = True, max_width: int | None = None, hud_refresh_s: float = 0.5
+    ) -> None:
+        if max_width is not None and max_width < 16:
+            raise ValueError(f"max_width must be >= 16, got {max_width}")
         self.hud = hud
+        self.max_width = max_width
+        self.hud_refresh_ns = int(hud_refresh_s * 1e9)
         self.stats: PipelineStats | None = None
         self._lock = threading.Lock()
         self._last: tuple[int, np.ndarray] | None = None
+        self._snap: dict[str, Any] | None = None
+        self._snap_ns = 0
+
+    def _stats(self) -> dict[str, Any] | None:
+        if not self.hud or self.stats is None:
+            return None
+        now = time.monotonic_ns()
+        if self._snap is None or now - self._snap_ns >= self.hud_refresh_ns:
+            self._snap, self._snap_ns = self.stats.snapshot(), now
+        return self._snap
 
     def annotate(self, result: FrameResult) -> np.ndarray:
         key = id(result)
         with self._lock:
             if self._last is not None and self._last[0] == key:
                 return self._last[1]
-            snap = self.stats.snapshot() if (self.hud and self.stats is not None) else None
             img = result.frame.image
-            if result.frame.channel_order != "BGR":
-                img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+            h, w = img.shape[:2]
+            scale = 1.0
+            if self.max_width is not None and w > self.max_width:
+                scale = self.max_width / w
+                img = cv2.resize(
+                    img,
+                    (self.max_width, max(2, round(h * scale) // 2 * 2)),
+                    interpolation=cv2.INTER_LINEAR,
+                )
             else:
-                img = img.copy()
-            draw_result(img, result, hud_text(result, snap) if self.hud else None)
+                img = img.copy()  # sinks share the frame: never draw on it
+            if result.frame.channel_order != "BGR":
+                cv2.cvtColor(img, cv2.COLOR_RGB2BGR, dst=img)
+            draw_result(img, result, hud_text(result, self._stats()) if self.hud else None, scale)
             self._last = (key, img)
             return img
