@@ -22,7 +22,7 @@ from camera_app.bench.measure import CpuClock, ModeResult, StageTimes, ThreadCpu
 from camera_app.errors import SourceError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model
-from camera_app.results import FrameResult, Timings
+from camera_app.results import Timings
 from camera_app.sinks.base import Sink
 from camera_app.stats import PipelineStats
 
@@ -113,15 +113,8 @@ def run_naive(model: Model, path: Path, frames: int, sinks: list[Sink]) -> ModeR
             t3 = time.perf_counter_ns()
             decoded = model.decoder.decode([interp.get_tensor(i) for i in outputs], transform)
             t4 = time.perf_counter_ns()
-            result = FrameResult(
-                frame=frame,
-                family=model.family,
-                detections=decoded.detections,
-                classes=decoded.classes,
-                mask=decoded.mask,
-                labels=model.labels,
-                timings=Timings((t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6),
-                done_ns=time.monotonic_ns(),
+            result = model.result(
+                frame, decoded, Timings((t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6)
             )
             stats.on_processed(result.done_ns, result.latency_ms, {})
             for stage, t_a, t_b in (

@@ -32,7 +32,7 @@ from camera_app.inference.labels import (
 )
 from camera_app.inference.preprocess import PreprocessOptions, Preprocessor
 from camera_app.inference.runtime import DelegateSpec, Runtime, create_interpreter
-from camera_app.inference.types import DecodeOptions, ModelInfo, TensorInfo
+from camera_app.inference.types import Decoded, DecodeOptions, ModelInfo, TensorInfo
 from camera_app.results import FrameResult, Timings
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,12 @@ class Model:
         outputs = [self.interpreter.get_tensor(i) for i in self._output_indices]
         decoded = self.decoder.decode(outputs, transform)
         t3 = time.perf_counter_ns()
+        return self.result(
+            frame, decoded, Timings((t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6)
+        )
+
+    def result(self, frame: Frame, decoded: Decoded, timings: Timings) -> FrameResult:
+        """The result of one frame, stamped now (``done_ns``)."""
         return FrameResult(
             frame=frame,
             family=self.family,
@@ -191,7 +197,7 @@ class Model:
             classes=decoded.classes,
             mask=decoded.mask,
             labels=self.labels,
-            timings=Timings((t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6),
+            timings=timings,
             done_ns=time.monotonic_ns(),
         )
 

@@ -30,6 +30,15 @@ class FamilySpec:
 
 
 _PM1 = (127.5, 127.5, 127.5)  # pixels to [-1, 1]
+
+
+def _yolo(decoder: str, description: str) -> FamilySpec:
+    """Ultralytics exports: letterbox padded with 114, pixels scaled to [0, 1]."""
+    return FamilySpec(
+        decoder, "letterbox", (0.0, 0.0, 0.0), (255.0, 255.0, 255.0), 114, description
+    )
+
+
 FAMILIES: dict[str, FamilySpec] = {
     "ssd": FamilySpec(
         "ssd:SsdDecoder",
@@ -52,30 +61,9 @@ FAMILIES: dict[str, FamilySpec] = {
         0.3,
         ("face",),
     ),
-    "yolo_e2e": FamilySpec(
-        "yolo:YoloEndToEndDecoder",
-        "letterbox",
-        (0.0, 0.0, 0.0),
-        (255.0, 255.0, 255.0),
-        114,
-        "NMS-free YOLO exports [1,K,6]",
-    ),
-    "yolov8": FamilySpec(
-        "yolo:YoloV8Decoder",
-        "letterbox",
-        (0.0, 0.0, 0.0),
-        (255.0, 255.0, 255.0),
-        114,
-        "YOLOv8/v11 [1,4+C,A]",
-    ),
-    "yolov5": FamilySpec(
-        "yolo:YoloV5Decoder",
-        "letterbox",
-        (0.0, 0.0, 0.0),
-        (255.0, 255.0, 255.0),
-        114,
-        "YOLOv5 [1,A,5+C]",
-    ),
+    "yolo_e2e": _yolo("yolo:YoloEndToEndDecoder", "NMS-free YOLO exports [1,K,6]"),
+    "yolov8": _yolo("yolo:YoloV8Decoder", "YOLOv8/v11 [1,4+C,A]"),
+    "yolov5": _yolo("yolo:YoloV5Decoder", "YOLOv5 [1,A,5+C]"),
     "movenet": FamilySpec(
         "pose:MoveNetDecoder",
         "letterbox",
