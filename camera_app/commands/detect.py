@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    written: set[Path] = set()
     for path, image in images:
         result = model.infer_image(image, name=path)
         h, w = image.shape[:2]
@@ -59,10 +60,21 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_describe(path, (w, h), result))
         if out_dir is not None:
-            target = out_dir / (Path(path).stem + ".jpg")
+            target = _unique(out_dir / (Path(path).stem + ".jpg"), written)
+            written.add(target)
             if not cv2.imwrite(str(target), draw_result(image.copy(), result)):
                 raise ImageError(f"annotated image {target}: cannot be written")
     return 0
+
+
+def _unique(target: Path, taken: set[Path]) -> Path:
+    """``a.jpg``, then ``a-2.jpg``...: two inputs named alike in different
+    folders must not overwrite each other's annotated image."""
+    n, candidate = 1, target
+    while candidate in taken:
+        n += 1
+        candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+    return candidate
 
 
 def _describe(path: str, size_wh: tuple[int, int], result: Any) -> str:

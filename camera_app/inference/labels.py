@@ -164,6 +164,11 @@ def metadata_labels(model_path: str | Path) -> Labels | None:
 def resolve_offset(labels: Labels, num_classes: int | None, explicit: int | None) -> Labels:
     """Apply an explicit offset, or detect one, and warn on count mismatches."""
     if explicit is not None:
+        if not 0 <= explicit < max(labels.entries, default=0) + 1:
+            raise LabelsError(
+                f"label offset {explicit}: expected 0 to {max(labels.entries, default=0)} "
+                f"for labels {labels.source} ({len(labels.entries)} lines)"
+            )
         labels = labels.with_offset(explicit)
     elif (
         labels.plain

@@ -292,3 +292,44 @@ def test_one_line_on_the_real_stderr(
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("camera-app: error:")
+
+
+def test_annotate_keeps_images_with_the_same_name(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    for name, src in (("a", "cat.bmp"), ("b", "grace_hopper.bmp")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.bmp").write_bytes((images_dir / src).read_bytes())
+    out = tmp_path / "out"
+    code = main(
+        [
+            "detect",
+            str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+            str(tmp_path / "a" / "x.bmp"),
+            str(tmp_path / "b" / "x.bmp"),
+            "--annotate",
+            str(out),
+        ]
+    )
+    assert code == 0
+    shapes = {p.name: cv2.imread(str(p)).shape for p in out.iterdir()}
+    assert shapes == {"x.jpg": (341, 512, 3), "x-2.jpg": (600, 512, 3)}  # cat, grace_hopper
+
+
+@pytest.mark.parametrize("offset", ["-1", "90"])
+def test_label_offset_out_of_range(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, images_dir: Path, offset: str
+) -> None:
+    code = main(
+        [
+            "detect",
+            str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+            str(images_dir / "cat.bmp"),
+            "--labels",
+            str(models_dir / "coco_labels.txt"),
+            "--label-offset",
+            offset,
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "label offset" in err[0] and "expected 0 to 89" in err[0]
