@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 f"CAMERA_APP_NO_SKIPS: {skipped} test(s) skipped: failing the run", red=True
             )
         session.exitstatus = 1
+
+
+@pytest.fixture()
+def cli_error(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, str]]:
+    """Run ``camera-app ARGV`` expecting a user error: a non-zero exit code,
+    exactly one line on stderr ("camera-app: error: ..."), no traceback and
+    nothing on stdout. Returns the exit code and that line."""
+    from camera_app.cli import main
+
+    def run(argv: list[str]) -> tuple[int, str]:
+        rc = main(argv)
+        captured = capsys.readouterr()
+        err = captured.err.splitlines()
+        assert rc != 0
+        assert len(err) == 1, err
+        assert err[0].startswith("camera-app: error:"), err
+        assert "Traceback" not in captured.err
+        assert captured.out == "", "errors come before any result is printed"
+        return rc, err[0]
+
+    return run

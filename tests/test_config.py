@@ -13,9 +13,8 @@ import pytest
 from camera_app.cli import build_parser, main
 from camera_app.commands.settings import build_run, merge_cli, run_config, with_values
 from camera_app.config import AppConfig, check_files, load_config
-from camera_app.inference.labels import resolve_classes
 from camera_app.errors import ConfigError, UsageError
-from camera_app.inference.labels import Labels
+from camera_app.inference.labels import Labels, resolve_classes
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "systemd" / "camera-app.toml"

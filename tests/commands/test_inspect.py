@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -166,21 +166,14 @@ def test_inspect_text(capsys: pytest.CaptureFixture[str], models_dir: Path) -> N
     ],
 )
 def test_inspect_errors(
-    capsys: pytest.CaptureFixture[str],
+    cli_error: Callable[[list[str]], tuple[int, str]],
     models_dir: Path,
     args: list[str],
     expected: str,
     code: int | None,
 ) -> None:
     argv = ["inspect", *(a.replace("MODELS", str(models_dir)) for a in args)]
-    rc = main(argv)
-    captured = capsys.readouterr()
-    assert rc != 0
+    rc, line = cli_error(argv)
     if code is not None:
         assert rc == code
-    err = captured.err.splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("camera-app: error:")
-    assert expected in err[0]
-    assert "Traceback" not in captured.err
-    assert captured.out == ""
+    assert expected in line

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -24,16 +25,6 @@ from camera_app.pipeline import Pipeline
 from camera_app.sources.base import BaseSource
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    err = [line for line in err if "XNNPACK" not in line]
-    assert len(err) == 1, err
-    assert err[0].startswith("camera-app: error:"), err
-    assert "Traceback" not in err[0]
-    return code, err[0]
 
 
 @pytest.fixture()
@@ -60,7 +51,7 @@ def ssd_args(models_dir: Path) -> list[str]:
     ],
 )
 def test_bad_source_is_one_line_error(
-    capsys: pytest.CaptureFixture[str],
+    cli_error: Callable[[list[str]], tuple[int, str]],
     tmp_path: Path,
     ssd_args: list[str],
     source: str,
@@ -71,7 +62,7 @@ def test_bad_source_is_one_line_error(
         Path(source).write_text("this is not a video\n")
     elif source == "EMPTY_DIR":
         source = str(tmp_path)
-    code, line = _one_line_error(capsys, [*ssd_args, "--source", source])
+    code, line = cli_error([*ssd_args, "--source", source])
     assert code in (1, 2)  # 2: caught by validation before anything opens
     assert expect in line
 
@@ -89,21 +80,21 @@ def test_bad_source_is_one_line_error(
     ],
 )
 def test_bad_flags_are_one_line_errors(
-    capsys: pytest.CaptureFixture[str],
+    cli_error: Callable[[list[str]], tuple[int, str]],
     ssd_args: list[str],
     videos_dir: Path,
     extra: list[str],
     expect: str,
 ) -> None:
-    code, line = _one_line_error(
-        capsys, [*ssd_args, "--source", str(videos_dir / "face-demographics-walking.gif"), *extra]
+    code, line = cli_error(
+        [*ssd_args, "--source", str(videos_dir / "face-demographics-walking.gif"), *extra]
     )
     assert code in (1, 2)
     assert expect in line
 
 
-def test_missing_model_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    code, line = _one_line_error(capsys, ["run", "--source", "x.mp4"])
+def test_missing_model_flag(cli_error: Callable[[list[str]], tuple[int, str]]) -> None:
+    code, line = cli_error(["run", "--source", "x.mp4"])
     assert code == 2 and "--model is required" in line
 
 
@@ -123,7 +114,9 @@ def test_jsonl_to_stdout(
     assert code == 0
     recs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["frame_id"] for r in recs] == list(range(23))
-    persons = sum(any(d["class_id"] == 0 and d["score"] >= 0.5 for d in r["detections"]) for r in recs)
+    persons = sum(
+        any(d["class_id"] == 0 and d["score"] >= 0.5 for d in r["detections"]) for r in recs
+    )
     assert persons == 23  # fixtures README: person (class 0) in 23 of 23
 
 
