@@ -110,24 +110,42 @@ class Preprocessor:
         # only needed when the cast is not the identity.
         self._staged = np.empty((h, w, channels), np.uint8) if self.lut is not None else None
         self._resized = np.full((h, w, 3), self.pad_value, np.uint8)
-        self._transform: InputTransform | None = None
-        self._frame_wh: tuple[int, int] | None = None
+        # The table as cv2.LUT takes it for this many channels (made once).
+        self._lut_channels = (
+            None
+            if self.lut is None
+            else np.ascontiguousarray(self.lut[..., :1])
+            if color == "GRAY"
+            else self.lut
+        )
+        self._sizes: tuple[tuple[int, int], tuple[int, int]] | None = None
+        self._geom: tuple[InputTransform, tuple[int, int], tuple[int, int]]
         self._content: np.ndarray | None = None
 
     def transform_for(self, frame_wh: tuple[int, int]) -> InputTransform:
-        if frame_wh != self._frame_wh:
-            self._frame_wh = frame_wh
+        """How model-input pixels map back to a frame of ``frame_wh``."""
+        return self._geometry(frame_wh, frame_wh)[0]
+
+    def _geometry(
+        self, image_wh: tuple[int, int], frame_wh: tuple[int, int]
+    ) -> tuple[InputTransform, tuple[int, int], tuple[int, int]]:
+        """The transform reported for ``frame_wh``, and where an image of
+        ``image_wh`` goes in the input (content size, padding): computed once
+        per pair of sizes, with the letterbox buffers sized to match."""
+        if (image_wh, frame_wh) != self._sizes:
+            make = (
+                InputTransform.letterbox if self.resize == "letterbox" else InputTransform.stretch
+            )
+            t = make(self.size_wh, frame_wh)
+            # picamera2's lores: the same field of view at another size.
+            t_img = t if image_wh == frame_wh else make(self.size_wh, image_wh)
             if self.resize == "letterbox":
-                t = InputTransform.letterbox(self.size_wh, frame_wh)
-                cw, ch = t.content_wh
+                cw, ch = t_img.content_wh
                 self._content = np.empty((ch, cw, 3), np.uint8)
                 self._resized[...] = self.pad_value
-            else:
-                t = InputTransform.stretch(self.size_wh, frame_wh)
-                self._content = None
-            self._transform = t
-        assert self._transform is not None
-        return self._transform
+            self._sizes = (image_wh, frame_wh)
+            self._geom = (t, t_img.content_wh, (int(t_img.pad_x), int(t_img.pad_y)))
+        return self._geom
 
     def __call__(
         self,
@@ -142,25 +160,11 @@ class Preprocessor:
         scaled copy of the frame (picamera2's lores stream).
         """
         ih, iw = image.shape[:2]
-        t = self.transform_for(frame_wh or (iw, ih))
-        if frame_wh is not None and frame_wh != (iw, ih):
-            # Same field of view at another size: resize from this image.
-            t_img = (
-                InputTransform.letterbox(self.size_wh, (iw, ih))
-                if self.resize == "letterbox"
-                else InputTransform.stretch(self.size_wh, (iw, ih))
-            )
-            content_wh = t_img.content_wh
-            pad = (int(t_img.pad_x), int(t_img.pad_y))
-        else:
-            content_wh = t.content_wh
-            pad = (int(t.pad_x), int(t.pad_y))
+        t, content_wh, pad = self._geometry((iw, ih), frame_wh or (iw, ih))
         w, h = self.size_wh
         if self.resize == "letterbox":
             cw, ch = content_wh
-            if self._content is None or self._content.shape[:2] != (ch, cw):
-                self._content = np.empty((ch, cw, 3), np.uint8)
-                self._resized[...] = self.pad_value
+            assert self._content is not None
             cv2.resize(image, (cw, ch), dst=self._content, interpolation=self.interpolation)
             px, py = pad
             self._resized[py : py + ch, px : px + cw] = self._content
@@ -170,11 +174,8 @@ class Preprocessor:
             cv2.resize(image, (w, h), dst=self._resized, interpolation=self.interpolation)
         target = out if self._staged is None else self._staged
         self._convert_color(self._resized, order, target)
-        if self.lut is not None and self._staged is not None:
-            if self.color == "GRAY":
-                cv2.LUT(self._staged, np.ascontiguousarray(self.lut[..., :1]), dst=out)
-            else:
-                cv2.LUT(self._staged, self.lut, dst=out)
+        if self._lut_channels is not None and self._staged is not None:
+            cv2.LUT(self._staged, self._lut_channels, dst=out)
         return t
 
     def _convert_color(self, src: np.ndarray, order: ChannelOrder, dst: np.ndarray) -> None:
