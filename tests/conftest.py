@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,17 @@ FIXTURES_ENV = "CAMERA_APP_FIXTURES"
 
 def fixtures_path() -> Path:
     return Path(os.environ.get(FIXTURES_ENV, REPO.parent / "shared" / "fixtures"))
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """``camera_app.cli.main`` installs a stderr handler on the root logger;
+    put the previous ones back after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

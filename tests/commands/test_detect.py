@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,6 @@ MOVENET = "movenet_single_pose_lightning_ptq.tflite"
 DEEPLAB = "deeplabv3_mnv2_dm05_pascal_quant.tflite"
 RECORD_KEYS = {"image", "size_wh", "family", "inference_ms", "detections"}
 DETECTION_KEYS = {"label", "class_id", "score", "xyxy"}
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() installs a stderr handler on the root logger; put the old ones back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def detect_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:

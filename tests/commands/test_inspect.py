@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ SSD = "ssd_mobilenet_v1_coco_quant.tflite"
 
 TENSOR_KEYS = {"name", "shape", "dtype", "scale", "zero_point"}
 NUMPY_DTYPES = {"uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "bool"}
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() installs a stderr handler on the root logger; put the old ones back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def inspect_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
