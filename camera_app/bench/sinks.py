@@ -16,13 +16,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from camera_app.errors import SinkError, UsageError
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink, Sink
+from camera_app.sinks.base import Sink
 from camera_app.sinks.jsonl import JsonlSink
-from camera_app.sinks.overlay import Annotator
+from camera_app.sinks.overlay import AnnotatingSink, Annotator
 from camera_app.sinks.record import RecordSink
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def parse_sinks(text: str) -> tuple[str, ...]:
     return names
 
 
-class OverlaySink(BaseSink):
+class OverlaySink(AnnotatingSink):
     """Draws each result (what a preview pays before showing it)."""
 
     name = "overlay"
@@ -55,11 +54,6 @@ class OverlaySink(BaseSink):
     def __init__(self, annotator: Annotator) -> None:
         self.annotator = annotator
         self.frames_drawn = 0
-
-    def bind(self, stats: Any, stop: Any) -> None:
-        super().bind(stats, stop)
-        if self.annotator.stats is None:
-            self.annotator.stats = stats
 
     def handle(self, result: FrameResult) -> None:
         self.annotator.annotate(result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -16,6 +17,7 @@ import numpy as np
 
 from camera_app.inference.decoders.pose import KEYPOINT_THRESHOLD, SKELETON
 from camera_app.results import FrameResult
+from camera_app.sinks.base import BaseSink
 from camera_app.stats import PipelineStats
 
 
@@ -185,3 +187,15 @@ class Annotator:
             draw_result(img, result, hud_text(result, self._stats()) if self.hud else None, scale)
             self._last = (key, img)
             return img
+
+
+class AnnotatingSink(BaseSink):
+    """A sink that shows the annotated picture (recording, previews): its
+    shared :class:`Annotator` draws the HUD from the run's stats."""
+
+    annotator: Annotator
+
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
+        super().bind(stats, stop)
+        if self.annotator.stats is None:
+            self.annotator.stats = stats

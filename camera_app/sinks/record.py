@@ -10,24 +10,21 @@ JPEG, which also survives a hard kill up to the last frame written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 
 from camera_app.errors import SinkError
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink
 from camera_app.sinks.jsonl import check_output_path
-from camera_app.sinks.overlay import Annotator
-from camera_app.stats import PipelineStats
+from camera_app.sinks.overlay import AnnotatingSink, Annotator
 
 log = logging.getLogger(__name__)
 
 FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-class RecordSink(BaseSink):
+class RecordSink(AnnotatingSink):
     name = "record"
 
     def __init__(
@@ -47,11 +44,6 @@ class RecordSink(BaseSink):
         self._writer: cv2.VideoWriter | None = None
         self._size_wh: tuple[int, int] | None = None
         self.frames_written = 0
-
-    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
-        super().bind(stats, stop)
-        if self.annotator.stats is None:
-            self.annotator.stats = stats
 
     def _open(self, size_wh: tuple[int, int], fps: float) -> cv2.VideoWriter:
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc), fps, size_wh)

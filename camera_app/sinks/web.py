@@ -36,8 +36,8 @@ import cv2
 
 from camera_app.errors import ConfigError, SinkError
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink, PipelineEvent
-from camera_app.sinks.overlay import Annotator
+from camera_app.sinks.base import PipelineEvent
+from camera_app.sinks.overlay import AnnotatingSink, Annotator
 from camera_app.sinks.web_http import BOUNDARY, make_server, render_metrics
 from camera_app.stats import PipelineStats
 
@@ -63,7 +63,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class WebPreviewSink(BaseSink):
+class WebPreviewSink(AnnotatingSink):
     name = "web"
     lossless = False
 
@@ -134,8 +134,6 @@ class WebPreviewSink(BaseSink):
     # -- pipeline side -----------------------------------------------------
     def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
         super().bind(stats, stop)
-        if self.annotator.stats is None:
-            self.annotator.stats = stats
         self.start()
 
     def start(self) -> None:

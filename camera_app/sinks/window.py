@@ -20,7 +20,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
@@ -29,10 +29,9 @@ import numpy as np
 
 from camera_app.errors import SinkError
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink, PipelineEvent
-from camera_app.sinks.overlay import Annotator
+from camera_app.sinks.base import PipelineEvent
+from camera_app.sinks.overlay import AnnotatingSink, Annotator
 from camera_app.sinks.x11 import unwatch_x_connection, watch_x_connection
-from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def draw_tag(rgb: np.ndarray, text: str, top_right: bool, color_rgb: tuple[int, 
     )
 
 
-class WindowPreviewSink(BaseSink):
+class WindowPreviewSink(AnnotatingSink):
     """The annotated stream in a resizable desktop window.
 
     Keys: ``q``/Escape quit (the run stops), space pauses the display, ``f``
@@ -157,11 +156,6 @@ class WindowPreviewSink(BaseSink):
         self._last_draw_s = -float("inf")
         self._banner: str | None = None
         self._broken = False
-
-    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
-        super().bind(stats, stop)
-        if self.annotator.stats is None:
-            self.annotator.stats = stats
 
     # -- sink protocol (all on the sink's thread) -------------------------
     def handle(self, result: FrameResult) -> None:
