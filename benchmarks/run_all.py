@@ -178,6 +178,7 @@ def main() -> int:
             continue
         rep = json.loads(proc.stdout.strip().splitlines()[-1])
         if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
             Path(args.save, f"{sc.name}.json").write_text(json.dumps(rep, indent=1))
         rows.append(table_row(sc.name, rep))
         print(rows[-1], flush=True)

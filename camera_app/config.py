@@ -97,6 +97,9 @@ class PipelineConfig:
     max_frames: int | None = opt(None, "stop after this many processed frames", ge=1)
     duration_s: float | None = opt(None, "stop after this many seconds", gt=0)
     every_frame: bool | None = opt(None, "never drop frames; absent: follows source.mode")
+    worker_nice: int = opt(
+        10, "capture and sink threads this much nicer than inference (0: equal)", ge=0, le=19
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class RecordConfig:
 
     path: str | None = opt(None, "output .mp4, .avi or .mkv")
     fps: float | None = opt(None, "frame rate written; absent: the source's", gt=0, le=1000)
+    jpeg_quality: int = opt(80, "Motion JPEG (.avi, .mkv) quality", ge=1, le=100)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,21 @@ and results are deterministic (sinks marked ``lossless = False``, such as
 previews, still drop). Every wait has a timeout and checks the stop event;
 the first error in any thread stops the pipeline and is re-raised by
 ``run()`` in the main thread after every sink has been closed.
+
+Inference comes first. On Linux the capture and sink threads lower their
+own priority (``worker_nice``; threads they start, such as FFmpeg's, inherit
+it), so when decoding, drawing and encoding want more CPU than the cores
+have left, they wait instead of the model. And while the pipeline runs, a
+thread holding the GIL is asked to hand it over after 1 ms instead of
+Python's 5 ms (``switch_interval_s``), so the inference thread is not left
+waiting between ``invoke()`` calls by a sink running Python code.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -105,6 +115,29 @@ class PipelineOptions:
     max_frames: int | None = None
     duration_s: float | None = None
     read_timeout_s: float = 5.0
+    worker_nice: int = 10
+    """Capture and sink threads run this much nicer than inference (Linux;
+    0: same priority)."""
+    switch_interval_s: float | None = 0.001
+    """``sys.setswitchinterval`` while running (None: leave it alone)."""
+
+
+def lower_thread_priority(increment: int) -> bool:
+    """Make the calling thread ``increment`` nicer; False where that is not possible.
+
+    Linux keeps a nice value per thread and never needs a privilege to raise
+    it; elsewhere ``PRIO_PROCESS`` would mean the whole process, so nothing
+    is done."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + increment))
+    except OSError as e:
+        log.debug("cannot lower the priority of thread %s: %s", threading.current_thread().name, e)
+        return False
+    return True
 
 
 class _SinkRunner:
@@ -123,6 +156,7 @@ class _SinkRunner:
 
     def _run(self) -> None:
         stats = self.pipeline.stats
+        lower_thread_priority(self.pipeline.options.worker_nice)
         try:
             while True:
                 try:
@@ -219,6 +253,7 @@ class Pipeline:
         assert self._frames is not None
         limit = self.options.max_frames if self.every_frame else None
         captured = 0
+        lower_thread_priority(self.options.worker_nice)
         try:
             while not self._stop.is_set():
                 frame = self.source.read(self.options.read_timeout_s)
@@ -346,6 +381,9 @@ class Pipeline:
             threading.Thread(target=self._inference_loop, name="inference", daemon=True),
             threading.Thread(target=self._capture_loop, name="capture", daemon=True),
         ]
+        switch_interval = sys.getswitchinterval()
+        if self.options.switch_interval_s is not None:
+            sys.setswitchinterval(self.options.switch_interval_s)
         for t in self._threads:
             t.start()
         deadline = time.monotonic() + self.options.duration_s if self.options.duration_s else None
@@ -363,6 +401,7 @@ class Pipeline:
                 self._done.clear()
         finally:
             self._shutdown()
+            sys.setswitchinterval(switch_interval)
         if self._error is not None:
             raise self._error
         return self.stats

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -275,3 +277,33 @@ def test_sink_bind_failure_closes_everything(ssd: Model) -> None:
         Pipeline(source, ssd, [first, bad]).run()
     assert first.closed and bad.closed
     assert source._stopping.is_set()
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_capture_and_sinks_yield_the_cpu_to_inference(ssd: Model) -> None:
+    seen: dict[str, set[object]] = {"capture": set(), "inference": set(), "sink": set()}
+
+    class Source(ScriptedSource):
+        def read(self, timeout_s: float = 2.0) -> Frame | None:
+            seen["capture"].add(_nice())
+            return super().read(timeout_s)
+
+    class Sink(CollectSink):
+        def handle(self, result: FrameResult) -> None:
+            seen["sink"].add((_nice(), sys.getswitchinterval()))
+            super().handle(result)
+
+    base, interval = _nice(), sys.getswitchinterval()
+    pipeline = Pipeline(Source(5), ssd, [Sink()], PipelineOptions(every_frame=True, worker_nice=3))
+    pipeline.on_first_result = lambda r: seen["inference"].add(_nice())
+    pipeline.run()
+    assert seen == {
+        "capture": {base + 3},
+        "inference": {base},
+        "sink": {(base + 3, 0.001)},
+    }
+    assert (_nice(), sys.getswitchinterval()) == (base, interval)  # the caller is untouched

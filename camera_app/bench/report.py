@@ -90,7 +90,8 @@ def render_text(rep: dict[str, Any]) -> str:
     lines = [
         f"camera-app bench: {Path(rep['model']).name}, {rep['threads']} inference thread(s), "
         f"{clip['size_wh'][0]}x{clip['size_wh'][1]}{' (upscaled)' if clip['upscaled'] else ''} "
-        f"@ {_f(clip['fps'])} fps, sinks {','.join(rep['sinks']) or 'none'}, "
+        f"@ {_f(clip['fps'])} fps, sinks {','.join(rep['sinks']) or 'none'}"
+        f"{' (record .' + rep['record_format'] + ')' if rep.get('record_format') else ''}, "
         f"load {rep['load']['start']} -> {rep['load']['end']}",
         "",
         f"{'mode':<10}{'frames':>8}{'fps':>9}{'cpu ms/frame':>14}   threads (cpu ms/frame)",

@@ -50,6 +50,7 @@ class BenchOptions:
     web_clients: int = 1
     overlay_width: int | None = None
     queue_size: int = 2
+    record_format: str = "mp4"
 
 
 def make_upscaled(src: Path, size_wh: tuple[int, int], frames: int, out_dir: Path) -> Path:
@@ -97,7 +98,9 @@ def run_pipeline_mode(
     times = StageTimes()
     source = TimedSource(video, times, paced=realtime)
     # sinks first: a realtime source starts its clock when started
-    sinkset = build_sinks(opts.sinks, out_dir, mode, opts.web_clients, opts.overlay_width)
+    sinkset = build_sinks(
+        opts.sinks, out_dir, mode, opts.web_clients, opts.overlay_width, opts.record_format
+    )
     try:
         info = source.start()
     except BaseException:
@@ -219,7 +222,12 @@ def run_bench(opts: BenchOptions, out_dir: Path | None = None) -> dict[str, Any]
                         r = run_bare(model, clip, opts.frames)
                     elif mode == "naive":
                         sinks = build_sinks(
-                            opts.sinks, work, "naive", opts.web_clients, opts.overlay_width
+                            opts.sinks,
+                            work,
+                            "naive",
+                            opts.web_clients,
+                            opts.overlay_width,
+                            opts.record_format,
                         )
                         try:
                             r = run_naive(model, clip, opts.frames, sinks.sinks)

@@ -123,8 +123,9 @@ def build_sinks(
     tag: str,
     web_clients: int = 1,
     overlay_width: int | None = None,
+    record_format: str = "mp4",
 ) -> SinkSet:
-    """Fresh sinks for one mode; outputs named ``<tag>.jsonl``/``<tag>.mp4``.
+    """Fresh sinks for one mode; outputs named ``<tag>.jsonl``/``<tag>.<record_format>``.
     ``overlay_width``: draw and record at most this wide (as ``run`` does)."""
     annotator = Annotator(max_width=overlay_width)
     sinks: list[Sink] = []
@@ -135,7 +136,7 @@ def build_sinks(
         elif name == "overlay":
             sinks.append(OverlaySink(annotator))
         elif name == "record":
-            sinks.append(RecordSink(str(out_dir / f"{tag}.mp4"), annotator))
+            sinks.append(RecordSink(str(out_dir / f"{tag}.{record_format}"), annotator))
         elif name == "web":
             from camera_app.sinks.web import WebPreviewSink
 

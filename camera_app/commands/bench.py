@@ -128,6 +128,13 @@ def register(sub: Any) -> None:
         "(as run's overlay.max_width; default: full size)",
     )
     p.add_argument(
+        "--record-format",
+        choices=("mp4", "avi", "mkv"),
+        default="mp4",
+        help="the record sink's file type: mp4 (MPEG-4 Part 2, encoded by FFmpeg) or "
+        "avi/mkv (Motion JPEG by libjpeg-turbo); default mp4",
+    )
+    p.add_argument(
         "--queue-size",
         type=_positive_int,
         default=2,
@@ -177,6 +184,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         web_clients=args.web_clients,
         queue_size=args.queue_size,
         overlay_width=args.overlay_width,
+        record_format=args.record_format,
     )
 
 
@@ -190,6 +198,7 @@ def bench(args: argparse.Namespace) -> int:
         "model": str(opts.model.path),
         "threads": opts.model.num_threads or default_threads(),
         "sinks": list(opts.sinks),
+        "record_format": opts.record_format if "record" in opts.sinks else None,
         "frames": opts.frames,
         "load": {"start": load_start, "end": report.loadavg()},
     }

@@ -222,6 +222,7 @@ def build_run(config: AppConfig, environ: Mapping[str, str] | None = None) -> Ru
             max_frames=pl.max_frames,
             duration_s=pl.duration_s,
             read_timeout_s=s.read_timeout_s,
+            worker_nice=pl.worker_nice,
         ),
         reconnect=config.reconnect,
         jsonl=config.sinks.jsonl,
@@ -270,7 +271,12 @@ def build_sinks(settings: RunSettings, annotator: Annotator | None = None) -> li
         sinks.append(JsonlSink(settings.jsonl.path, events=settings.jsonl.events))
     if settings.record.path:
         sinks.append(
-            RecordSink(settings.record.path, annotator or Annotator(), fps=settings.record.fps)
+            RecordSink(
+                settings.record.path,
+                annotator or Annotator(),
+                fps=settings.record.fps,
+                jpeg_quality=settings.record.jpeg_quality,
+            )
         )
     return sinks
 

@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from camera_app.buffers import BufferPool
 from camera_app.inference.decoders.pose import KEYPOINT_THRESHOLD, SKELETON
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
@@ -153,7 +154,8 @@ class Annotator:
         self.hud_refresh_ns = int(hud_refresh_s * 1e9)
         self.stats: PipelineStats | None = None
         self._lock = threading.Lock()
-        self._last: tuple[int, np.ndarray] | None = None
+        self._last: tuple[FrameResult, np.ndarray] | None = None
+        self._pool = BufferPool(4)  # sinks hold an annotated image while encoding it
         self._snap: dict[str, Any] | None = None
         self._snap_ns = 0
 
@@ -166,26 +168,26 @@ class Annotator:
         return self._snap
 
     def annotate(self, result: FrameResult) -> np.ndarray:
-        key = id(result)
         with self._lock:
-            if self._last is not None and self._last[0] == key:
+            # the result itself, not its id(): a freed result's id is reused
+            if self._last is not None and self._last[0] is result:
                 return self._last[1]
             img = result.frame.image
             h, w = img.shape[:2]
             scale = 1.0
             if self.max_width is not None and w > self.max_width:
                 scale = self.max_width / w
-                img = cv2.resize(
-                    img,
-                    (self.max_width, max(2, round(h * scale) // 2 * 2)),
-                    interpolation=cv2.INTER_LINEAR,
-                )
-            else:
-                img = img.copy()  # sinks share the frame: never draw on it
+                size_wh = (self.max_width, max(2, round(h * scale) // 2 * 2))
+                out = self._pool.get((size_wh[1], size_wh[0], img.shape[2]))
+                img = cv2.resize(img, size_wh, dst=out, interpolation=cv2.INTER_LINEAR)
+            else:  # sinks share the frame: never draw on it
+                out = self._pool.get(img.shape)
+                np.copyto(out, img)
+                img = out
             if result.frame.channel_order != "BGR":
                 cv2.cvtColor(img, cv2.COLOR_RGB2BGR, dst=img)
             draw_result(img, result, hud_text(result, self._stats()) if self.hud else None, scale)
-            self._last = (key, img)
+            self._last = (result, img)
             return img
 
 

@@ -59,3 +59,32 @@ def test_annotate_draws_each_result_once_and_hud_refreshes_at_most_twice_a_secon
     assert ann.annotate(r1) is a  # a second sink gets the same picture
     ann.annotate(r2)
     assert calls == 1
+
+
+def test_a_new_result_is_drawn_even_where_a_freed_one_lived() -> None:
+    """A freed result's id() is often the next one's: the cache must not match it."""
+    info = SourceInfo("t", "test", (32, 24))
+    annotator = Annotator(hud=False)
+    means = []
+    result = None
+    for i in range(6):
+        frame = Frame(np.full((24, 32, 3), i * 40, np.uint8), i, 0, info)
+        result = None  # every sink is done with the previous one (when keyed by id,
+        result = FrameResult(frame, "ssd", Detections.empty())  # this one got its id)
+        means.append(int(annotator.annotate(result).mean()))
+    assert means == [i * 40 for i in range(6)]
+
+
+def test_annotated_images_are_reused_only_when_released() -> None:
+    info = SourceInfo("t", "test", (32, 24))
+    annotator = Annotator(hud=False)
+
+    def result(i: int) -> FrameResult:
+        image = np.full((24, 32, 3), i, np.uint8)
+        return FrameResult(Frame(image, i, 0, info), "ssd", Detections.empty())
+
+    kept = annotator.annotate(result(1))  # a sink still encoding it
+    for i in range(2, 8):
+        annotator.annotate(result(i))
+    assert int(kept.mean()) == 1
+    assert annotator._pool.allocations <= 3

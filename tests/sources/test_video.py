@@ -37,6 +37,27 @@ def test_loop_keeps_counting_ids_and_restarts_media_time(videos_dir: Path) -> No
     assert frames[23] is not None and frames[23].media_ms == 0.0
 
 
+def test_frames_reuse_buffers_only_once_released(videos_dir: Path) -> None:
+    path = videos_dir / "bottle-detection.mp4"
+    cap = cv2.VideoCapture(str(path))
+    reference = [cap.read()[1] for _ in range(40)]
+    cap.release()
+    src = VideoFileSource(path)
+    src.start()
+    held = [src.read() for _ in range(10)]  # frames still in queues and sinks
+    for _ in range(30):  # frames every consumer has released
+        frame = src.read()
+        assert frame is not None
+        assert np.array_equal(frame.image, reference[frame.frame_id])
+    src.stop()
+    for frame in held:  # decoding later frames did not write into these
+        assert frame is not None
+        assert np.array_equal(frame.image, reference[frame.frame_id])
+    assert len({id(f.image) for f in held if f is not None}) == 10
+    # the first frame is start()'s own; after the held ones, released ones were reused
+    assert src._pool.allocations <= 11
+
+
 def test_realtime_is_live_and_paced(videos_dir: Path) -> None:
     src = VideoFileSource(videos_dir / "one-by-one-person-detection.mp4", mode="realtime")
     info = src.start()
