@@ -9,6 +9,17 @@ Facts this module relies on (picamera2 0.3.2x, raspberrypi/picamera2):
   pixel are the name reversed: ``RGB888`` is stored B,G,R (OpenCV's BGR),
   ``BGR888`` is R,G,B, ``XRGB8888`` is B,G,R,255 and ``XBGR8888`` R,G,B,255
   (picamera2's own ``make_image`` maps them to PIL modes BGR/RGB/BGRX/RGBX).
+* ``MappedArray(request, stream, reshape=True, write=True)`` (exported by
+  the package) maps the request's dma-buf and, inside its ``with`` block,
+  gives ``array``: a view, no copy. For RGB formats it is (h, w, 3|4); with
+  padded strides a non-contiguous view of the rows with the padding sliced
+  off. ``__exit__`` deletes ``array`` and ends the DMA-BUF sync: the memory
+  must not be read afterwards (the camera refills it once the request is
+  released). With the base allocator ``Sync`` (``LibcameraAllocator``, and
+  every picamera2 before the DMA heap allocator of late 2023) ``__exit__``
+  closes the mmap, which raises ``BufferError`` if a view of it is still
+  alive. Those older versions also lack ``write=`` (``write=False``: a
+  read-only sync).
 * ``make_array`` copies the buffer (``make_buffer`` is ``np.array`` of the
   mapping) and, for RGB formats, cuts the stride padding and returns a
   C-contiguous (h, w, 3|4) array. For YUV420 it returns (h*3//2, stride)
@@ -33,10 +44,16 @@ Facts this module relies on (picamera2 0.3.2x, raspberrypi/picamera2):
   flush=True)`` compares it with ``time.monotonic_ns()``), the clock of
   ``Frame.timestamp_ns``; it is used when plausible, else the time of return.
 
-Buffers: every request is released before ``read()`` returns. ``Frame.image``
-and ``Frame.lores`` own their memory (they are make_array's copies, or new
-arrays from a colour conversion), because the pipeline keeps frames across
-threads; only the YUV staging buffer (padding removed) is reused.
+Buffers: every request is released before ``read()`` returns. The main image
+is read through ``MappedArray(..., write=False)`` and written in one pass
+(``np.copyto`` or ``cv2.cvtColor`` into ``dst``), inside the ``with`` block,
+into a buffer from a :class:`~camera_app.buffers.BufferPool`: no per-frame
+allocation once warmed up. ``Frame.image`` is that pooled buffer; the pipeline
+keeps frames across threads, and the pool hands a buffer out again only when
+nothing refers to it any more (so a held frame is never overwritten). The
+lores image is still make_array's copy, or a new array from a colour
+conversion, so ``Frame.lores`` owns its memory; only the YUV staging buffer
+(padding removed) is reused.
 """
 
 from __future__ import annotations
@@ -54,6 +71,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from camera_app.buffers import BufferPool
 from camera_app.errors import SourceError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.sources.base import BaseSource
@@ -68,6 +86,7 @@ _TO_BGR = {
     "XRGB8888": cv2.COLOR_BGRA2BGR,
     "XBGR8888": cv2.COLOR_RGBA2BGR,
 }
+_XRGB = ("XRGB8888", "XBGR8888")  # 4 bytes a pixel
 _TO_RGB = {
     "RGB888": cv2.COLOR_BGR2RGB,
     "BGR888": None,
@@ -158,6 +177,28 @@ def _reorder(array: np.ndarray, code: int | None) -> np.ndarray:
     return cv2.cvtColor(array, code)
 
 
+def _copy_to_bgr(mapped: Any, out: np.ndarray, code: int | None, channels: int) -> str | None:
+    """Write a ``MappedArray``'s (h, w, channels) view into ``out`` (h, w, 3) as BGR.
+
+    Returns what is wrong, or None. Keeps no reference to the view once it
+    returns or raises (a traceback keeps its frames' locals): ``__exit__`` may
+    close the mmap, which raises ``BufferError`` while a view of it is alive.
+    """
+    view = mapped.array
+    try:
+        h, w = out.shape[:2]
+        shape = None if view is None else view.shape
+        if shape != (h, w, channels):
+            return f"has shape {shape}, expected {(h, w, channels)}"
+        if code is None:
+            np.copyto(out, view)
+        elif cv2.cvtColor(view, code, dst=out) is not out:
+            return f"of shape {shape} was not converted into the {out.shape} buffer"
+        return None
+    finally:
+        del view
+
+
 class Picamera2Source(BaseSource):
     """A Raspberry Pi camera: BGR ``image`` from main, RGB ``lores`` for inference."""
 
@@ -200,6 +241,9 @@ class Picamera2Source(BaseSource):
         self._lores_format: str | None = None
         self._lores_shape: tuple[int, ...] = ()
         self._yuv: I420ToRGB | None = None
+        self._mapped_array: Any = None  # picamera2.MappedArray
+        self._map_read_only = True  # pass write=False (picamera2 versions that take it)
+        self._pool = BufferPool()  # main images, handed out as Frame.image
         self._abandoned: set[Any] = set()  # jobs whose read() timed out
         self._abandoned_lock = threading.Lock()
 
@@ -209,7 +253,7 @@ class Picamera2Source(BaseSource):
                 return self.info
             self._stopping.clear()
             try:
-                from picamera2 import Picamera2
+                from picamera2 import MappedArray, Picamera2
             except ImportError as e:
                 raise SourceError(
                     f"{self.name}: picamera2 is not available ({e}); {INSTALL_HINT}"
@@ -253,6 +297,8 @@ class Picamera2Source(BaseSource):
                 raise SourceError(
                     f"{self.name}: cannot configure camera {self.camera_num}: {e}"
                 ) from e
+            self._mapped_array = MappedArray
+            self._map_read_only = True
             self._cam = cam
             return self.info
 
@@ -339,12 +385,30 @@ class Picamera2Source(BaseSource):
             finally:
                 request.release()
 
+    def _map_main(self, request: Any) -> Any:
+        """``MappedArray`` of the main stream, read-only where picamera2 allows it."""
+        if self._map_read_only:
+            try:
+                return self._mapped_array(request, "main", write=False)
+            except TypeError:  # no ``write`` keyword (older picamera2)
+                mapped = self._mapped_array(request, "main")
+                self._map_read_only = False  # that was the reason: do not retry it every frame
+                return mapped
+        return self._mapped_array(request, "main")
+
+    def _main_image(self, request: Any) -> np.ndarray:
+        """The main stream as BGR, copied in one pass from the mapped buffer into the pool."""
+        w, h = self.info.size_wh
+        fmt = self.main_format
+        image = self._pool.get((h, w, 3))
+        with self._map_main(request) as mapped:
+            problem = _copy_to_bgr(mapped, image, _TO_BGR[fmt], 4 if fmt in _XRGB else 3)
+        if problem is not None:
+            raise SourceError(f"{self.name}: main image {problem}")
+        return image
+
     def _make_frame(self, request: Any, now_ns: int) -> Frame:
-        image = _reorder(request.make_array("main"), _TO_BGR[self.main_format])
-        if image.shape != (self.info.size_wh[1], self.info.size_wh[0], 3):
-            raise SourceError(
-                f"{self.name}: main image has shape {image.shape}, expected {self.info.size_wh}"
-            )
+        image = self._main_image(request)
         lores = None
         if self._lores_format is not None:
             raw = request.make_array("lores")
@@ -419,3 +483,4 @@ class Picamera2Source(BaseSource):
                     log.warning("%s: closing the camera failed: %s", self.name, e)
         with self._abandoned_lock:
             self._abandoned.clear()
+        self._pool.clear()

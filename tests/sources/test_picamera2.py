@@ -7,6 +7,7 @@ byte orders, stride cropping and YUV conversion end to end.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -373,4 +374,219 @@ def test_fake_catches_the_yv12_mistake(fake: ModuleType) -> None:
     assert np.abs(good[:, :150].astype(int) - RED).max() <= YUV_TOLERANCE
     assert np.abs(bad[:, :150].astype(int) - RED).max() > 20
     assert np.array_equal(I420ToRGB((320, 240), 320)(yuv), good)
+    assert fake.FAKE.outstanding() == []
+
+
+def scene_bgr(
+    size_wh: tuple[int, int], left_rgb: tuple[int, ...], right_rgb: tuple[int, ...]
+) -> np.ndarray:
+    """The whole expected main image, exactly: the fake's scene in BGR."""
+    w, h = size_wh
+    img = np.empty((h, w, 3), np.uint8)
+    img[:, : w // 2] = left_rgb[::-1]
+    img[:, w // 2 :] = right_rgb[::-1]
+    return img
+
+
+def assert_mapped_once_and_released(fake: ModuleType, write: bool = False) -> None:
+    """Every request: main mapped exactly once (no make_array), unmapped, and released."""
+    assert fake.FAKE.requests and fake.FAKE.outstanding() == []
+    for request in fake.FAKE.requests:
+        assert request.mappings == [("main", write)] and request.open_mappings == 0
+
+
+@pytest.mark.parametrize("platform", ["pi4", "pi5"])
+@pytest.mark.parametrize("main_format", ["RGB888", "BGR888", "XRGB8888", "XBGR8888"])
+@pytest.mark.parametrize("size_wh", [MAIN_WH, (640, 480)], ids=["padded", "unpadded"])
+def test_main_image_is_copied_from_the_mapped_buffer(
+    fake: ModuleType, platform: str, main_format: str, size_wh: tuple[int, int]
+) -> None:
+    src = start_source(fake, platform, main_format=main_format, main_size_wh=size_wh)
+    bpp = 4 if main_format.startswith("X") else 3
+    assert (fake.FAKE.configs[-1]["main"]["stride"] > size_wh[0] * bpp) == (size_wh == MAIN_WH)
+    fake.FAKE.make_array_error = RuntimeError("main must not go through make_array")
+    try:
+        for _ in range(3):
+            frame = src.read()
+            assert frame is not None and frame.image.flags.c_contiguous
+            assert np.array_equal(frame.image, scene_bgr(size_wh, RED, BLUE))
+    finally:
+        src.stop()
+    assert_mapped_once_and_released(fake)
+
+
+@pytest.mark.parametrize("main_format", ["RGB888", "BGR888", "XRGB8888", "XBGR8888"])
+def test_held_frames_keep_their_pixels_and_buffers_are_reused(
+    fake: ModuleType, main_format: str
+) -> None:
+    src = start_source(fake, "pi4", main_format=main_format)
+
+    def read_scene(i: int) -> tuple[Any, np.ndarray]:
+        # A different scene per frame (the fake renders it when the buffer is mapped),
+        # with R != B on both sides so a channel swap shows.
+        left, right = (10 + 9 * i, 100 + i, 250 - 9 * i), (240 - 7 * i, 20 + 3 * i, 5 + 7 * i)
+        fake.FAKE.scene_left_rgb, fake.FAKE.scene_right_rgb = left, right
+        frame = src.read()
+        assert frame is not None
+        return frame, scene_bgr(MAIN_WH, left, right)
+
+    try:
+        held = [read_scene(i) for i in range(5)]
+        for i in range(5, 15):
+            frame, expected = read_scene(i)
+            assert np.array_equal(frame.image, expected)
+        for frame, expected in held:
+            assert np.array_equal(frame.image, expected)
+        images = [frame.image for frame, _ in held]
+        assert all(
+            not np.shares_memory(a, b) for j, a in enumerate(images) for b in images[j + 1 :]
+        )
+        del frame, held, images
+        warm = src._pool.allocations
+        assert warm <= 5 + 2  # the 5 held, and the last frame plus the one being read
+        for i in range(15, 25):
+            frame, expected = read_scene(i)
+            assert np.array_equal(frame.image, expected)
+        assert src._pool.allocations == warm  # released buffers were reused
+    finally:
+        src.stop()
+    assert_mapped_once_and_released(fake)
+
+
+def test_picamera2_without_mapped_array_write_keyword(
+    fake: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """picamera2 before its DMA heap allocator: no ``write=``, and ``__exit__`` closes the
+    mmap (as the base ``Sync`` still does), which raises BufferError if a view of it is still
+    alive, so nothing may keep one past the ``with`` block."""
+    import mmap
+
+    rejected: list[dict[str, Any]] = []
+    mapped_array = fake.MappedArray
+
+    class OldMappedArray:
+        def __init__(self, request: Any, stream: str, reshape: bool = True) -> None:
+            self._inner = mapped_array(request, stream, reshape)
+
+        def __enter__(self) -> OldMappedArray:
+            view = self._inner.__enter__().array
+            self._mm = mmap.mmap(-1, view.nbytes)
+            self._array = np.frombuffer(self._mm, np.uint8).reshape(view.shape)
+            self._array[:] = view
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            del self._array
+            self._inner.__exit__(*exc)
+            self._mm.close()
+
+        @property
+        def array(self) -> np.ndarray:
+            return self._array
+
+    def old_mapped_array(request: Any, stream: str, reshape: bool = True, **kwargs: Any) -> Any:
+        if kwargs:
+            rejected.append(kwargs)
+            raise TypeError(f"MappedArray.__init__() got an unexpected keyword argument {kwargs}")
+        return OldMappedArray(request, stream, reshape)
+
+    monkeypatch.setattr(fake, "MappedArray", old_mapped_array)
+    src = start_source(fake, "pi5", main_format="XBGR8888")
+    try:
+        for _ in range(3):
+            frame = src.read()
+            assert frame is not None and np.array_equal(frame.image, scene_bgr(MAIN_WH, RED, BLUE))
+    finally:
+        src.stop()
+    assert rejected == [{"write": False}]  # tried once, then remembered
+    assert_mapped_once_and_released(fake, write=True)
+
+
+def test_mapping_failure_is_a_source_error_and_releases(
+    fake: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(self: Any) -> None:
+        raise RuntimeError("failed to find buffer in DmaSync")
+
+    src = start_source(fake, "pi4")
+    with monkeypatch.context() as m:
+        m.setattr(fake.MappedArray, "__enter__", fail)
+        with pytest.raises(
+            SourceError, match=r"^picamera2:0: cannot read the frame's buffers: failed to find"
+        ):
+            src.read()
+    assert fake.FAKE.requests and fake.FAKE.outstanding() == []
+    assert src.read() is not None
+    src.stop()
+    assert fake.FAKE.outstanding() == []
+
+
+def test_main_shape_mismatch_is_a_one_line_source_error(fake: ModuleType) -> None:
+    src = start_source(fake, "pi4", main_format="XRGB8888")
+    src._info = dataclasses.replace(src.info, size_wh=(640, 360))  # not what the camera sends
+    try:
+        with pytest.raises(
+            SourceError,
+            match=r"^picamera2:0: main image has shape \(362, 646, 4\), expected \(360, 640, 4\)$",
+        ):
+            src.read()
+    finally:
+        src.stop()
+    assert fake.FAKE.outstanding() == [] and fake.FAKE.requests[0].open_mappings == 0
+
+
+def test_conversion_that_does_not_write_into_the_buffer_is_an_error(
+    fake: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    real = cv2.cvtColor
+    monkeypatch.setattr(cv2, "cvtColor", lambda src, code, dst=None: real(src, code))
+    src = start_source(fake, "pi4", main_format="BGR888")
+    try:
+        with pytest.raises(SourceError, match=r"^picamera2:0: main image of shape \(362, 646, 3\)"):
+            src.read()
+    finally:
+        src.stop()
+    assert fake.FAKE.outstanding() == []
+
+
+def test_fake_mapped_array_mirrors_picamera2(fake: ModuleType) -> None:
+    """Shapes, views and lifetime of picamera2.request.MappedArray, in the fake."""
+    fake.reset("pi4")
+    cam = fake.Picamera2(0)
+    config = cam.create_video_configuration(
+        main={"size": MAIN_WH, "format": "XRGB8888"}, lores={"size": (320, 240)}
+    )
+    cam.configure(config)
+    cam.start()
+    w, h = MAIN_WH
+    stride = config["main"]["stride"]
+    assert stride > w * 4
+    with cam.captured_request(wait=2.0) as request:
+        with fake.MappedArray(request, "main", write=False) as m:
+            view = m.array
+            assert view.shape == (h, w, 4) and view.strides == (stride, 4, 1)
+            assert not view.flags.c_contiguous and not view.flags.writeable
+            assert np.array_equal(view, request.make_array("main"))
+            assert tuple(view[0, 0]) == (*RED[::-1], 255)
+        with pytest.raises(AttributeError):
+            m.array  # noqa: B018 - deleted on exit, as in picamera2
+        assert not np.array_equal(view, request.make_array("main"))  # a kept view: garbage
+        with fake.MappedArray(request, "main") as m:
+            assert m.array.flags.writeable
+        with fake.MappedArray(request, "main", reshape=False) as m:
+            assert m.array.shape == (h * stride,)
+        with fake.MappedArray(request, "lores") as m:
+            assert m.array.shape == (240 * 3 // 2, config["lores"]["stride"])
+        assert request.mappings == [
+            ("main", False),
+            ("main", True),
+            ("main", True),
+            ("lores", True),
+        ]
+        assert request.open_mappings == 0
+    with pytest.raises(RuntimeError, match="after release"):
+        fake.MappedArray(request, "main")
+    cam.close()
     assert fake.FAKE.outstanding() == []

@@ -20,7 +20,7 @@ from .fake import DEFAULT_CAMERA, FAKE, FakeState
 from .job import Job
 from .picamera2 import Picamera2
 from .platform import Platform, get_platform
-from .request import CompletedRequest
+from .request import CompletedRequest, MappedArray
 
 __all__ = [
     "FAKE",
@@ -29,6 +29,7 @@ __all__ = [
     "CompletedRequest",
     "FakeState",
     "Job",
+    "MappedArray",
     "Picamera2",
     "Platform",
     "TimeoutError",

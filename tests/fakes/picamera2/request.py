@@ -23,6 +23,21 @@ copy of the buffer (as the real one does: ``np.array`` of the mapped memory);
 ``make_array`` reshapes it like the real ``Helpers.make_array``: RGB formats
 to (h, w, 3|4) with the stride padding cut off, YUV420/YVU420 to
 (h*3//2, stride) with the padding left in.
+
+``MappedArray`` mirrors the real one (``picamera2.request.MappedArray``): a
+context manager whose ``array`` is a view of the mapped buffer, no copy.
+With ``reshape`` (the default) RGB formats become (h, w, 3|4), for padded
+strides a non-contiguous view of the rows with the padding sliced off; YUV420
+and YVU420 become (h*3//2, stride). ``__exit__`` deletes ``array`` (reading it
+afterwards raises ``AttributeError``, as the real one does). Where the fake
+differs on purpose, it is stricter: each mapping is a private copy of the
+rendered buffer, read-only when ``write=False`` (the real mapping is always
+writable memory, and shared by every mapping of that request), and overwritten
+with ``GARBAGE_BYTE`` on ``__exit__``, as the camera would refill the real
+buffer once the request is back in its queue, so a caller that kept a view
+past the ``with`` block sees wrong pixels. (Writes through one mapping are
+therefore not seen by ``make_buffer`` or another mapping; camera_app does not
+write.)
 """
 
 from __future__ import annotations
@@ -39,6 +54,8 @@ if TYPE_CHECKING:
     from .picamera2 import Picamera2
 
 PAD_BYTE = 0xA5
+GARBAGE_BYTE = 0x3C
+"""What a mapping holds once its ``with`` block has ended (see the module docstring)."""
 # For each packed RGB format: which true-RGB channel sits in each byte (None = 255).
 RGB_LAYOUTS: dict[str, tuple[int | None, ...]] = {
     "RGB888": (2, 1, 0),
@@ -138,6 +155,10 @@ class CompletedRequest:
         self.stop_count = picam2.stop_count
         assert picam2.camera_config is not None
         self.config: dict[str, Any] | None = dict(picam2.camera_config)
+        self.mappings: list[tuple[str, bool]] = []
+        """Fake only: (stream, write) of each ``MappedArray`` entered on this request."""
+        self.open_mappings = 0
+        """Fake only: ``MappedArray`` blocks entered and not yet exited."""
         self._metadata = {
             "SensorTimestamp": time.monotonic_ns(),  # CLOCK_MONOTONIC, like the real one
             "ExposureTime": 9995,
@@ -190,3 +211,56 @@ class CompletedRequest:
         if self.config is None:
             raise RuntimeError("CompletedRequest: request used after release()")
         return dict(self._metadata)
+
+
+class MappedArray:
+    """A stream's buffer as a numpy view while the ``with`` block runs (no copy)."""
+
+    def __init__(
+        self, request: CompletedRequest, stream: str, reshape: bool = True, write: bool = True
+    ) -> None:
+        request._stream(stream)  # a released request or unknown stream fails here, as for real
+        self.__request = request
+        self.__stream = stream
+        self.__reshape = reshape
+        self.__write = write
+        self.__mapping: np.ndarray | None = None
+        self.__array: np.ndarray | None = None
+
+    def __enter__(self) -> MappedArray:
+        request = self.__request
+        config = request._stream(self.__stream)
+        assert request.config is not None
+        mapping = np.array(render_buffer(config, request.config["colour_space"]), dtype=np.uint8)
+        self.__mapping = mapping
+        array = mapping.view()
+        array.flags.writeable = self.__write
+        if self.__reshape:
+            fmt, (w, h), stride = config["format"], config["size"], config["stride"]
+            if fmt in RGB_LAYOUTS:
+                bpp = len(RGB_LAYOUTS[fmt])
+                if stride != w * bpp:
+                    array = array.reshape((h, stride))[:, : w * bpp]
+                array = array.reshape((h, w, bpp))
+            elif fmt in YUV_PLANAR:
+                array = array.reshape((h * 3 // 2, stride))
+            else:
+                raise RuntimeError("Format " + fmt + " not supported")
+        self.__array = array
+        with request.lock:
+            request.mappings.append((self.__stream, self.__write))
+            request.open_mappings += 1
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, exc_traceback: Any) -> None:
+        if self.__array is not None:
+            del self.__array
+        if self.__mapping is not None:
+            self.__mapping.fill(GARBAGE_BYTE)
+            self.__mapping = None
+            with self.__request.lock:
+                self.__request.open_mappings -= 1
+
+    @property
+    def array(self) -> np.ndarray | None:
+        return self.__array
