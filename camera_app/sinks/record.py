@@ -58,6 +58,7 @@ class RecordSink(AnnotatingSink):
             )
         check_output_path(self.path, "recording")
         self.fourcc = FOURCC[suffix]
+        self._avi = suffix == ".avi"
         self.annotator = annotator or Annotator()
         self.fps = fps
         self._jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
@@ -66,6 +67,12 @@ class RecordSink(AnnotatingSink):
         self.raw_jpeg = False
         """True once open: frames are JPEG-compressed here and only muxed by FFmpeg."""
         self.frames_written = 0
+        """Frames in the file (repeats included)."""
+        self._fps = 0.0
+        self._timed = False  # live source, raw MJPEG: place frames by capture time
+        self._t0_ns = 0
+        self._index = -1  # position of the last frame written, in frames
+        self._last_packet = np.empty((1, 0), np.uint8)
 
     def _open(self, size_wh: tuple[int, int], fps: float) -> cv2.VideoWriter:
         fourcc = cv2.VideoWriter.fourcc(*self.fourcc)
@@ -91,18 +98,34 @@ class RecordSink(AnnotatingSink):
     def handle(self, result: FrameResult) -> None:
         image = self.annotator.annotate(result)
         h, w = image.shape[:2]
+        frame = result.frame
         if self._writer is None:
-            fps = self.fps or result.frame.source.fps or 10.0
-            self._writer, self._size_wh = self._open((w, h), fps), (w, h)
+            self._fps = self.fps or frame.source.fps or 10.0
+            self._writer, self._size_wh = self._open((w, h), self._fps), (w, h)
+            self._timed = self.raw_jpeg and frame.source.live
+            self._t0_ns = frame.timestamp_ns
         elif (w, h) != self._size_wh:
             image = cv2.resize(image, self._size_wh)
-        if self.raw_jpeg:
-            ok, jpeg = cv2.imencode(".jpg", image, self._jpeg_params)
-            if not ok:
-                raise SinkError(f"recording {self.path}: JPEG encoding failed")
-            self._writer.write(np.reshape(jpeg, (1, -1)))
-        else:
+        if not self.raw_jpeg:
             self._writer.write(image)
+            self.frames_written += 1
+            return
+        ok, jpeg = cv2.imencode(".jpg", image, self._jpeg_params)
+        if not ok:
+            raise SinkError(f"recording {self.path}: JPEG encoding failed")
+        packet = np.reshape(jpeg, (1, -1))
+        index = self._index + 1
+        if self._timed:
+            due = round((frame.timestamp_ns - self._t0_ns) * self._fps / 1e9)
+            index = max(index, due)
+            if self._avi:  # constant frame rate: repeat the last picture
+                for _ in range(min(index - self._index - 1, int(self._fps))):
+                    self._writer.write(self._last_packet)
+                    self.frames_written += 1
+            else:
+                self._writer.set(cv2.VIDEOWRITER_PROP_PTS, index)
+        self._writer.write(packet)
+        self._index, self._last_packet = index, packet
         self.frames_written += 1
 
     def close(self) -> None:

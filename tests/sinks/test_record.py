@@ -119,3 +119,56 @@ def test_recording_at_the_overlay_width(tmp_path: Path) -> None:
 def test_bad_recording_paths(tmp_path: Path, name: str, match: str) -> None:
     with pytest.raises(SinkError, match=match):
         RecordSink(str(tmp_path / name) if name else str(tmp_path))
+
+
+def _live_results(times_ms: list[int]) -> list[FrameResult]:
+    """A live camera at 10 fps whose frames inference partly dropped."""
+    info = SourceInfo("cam", "test", (64, 48), fps=10.0, live=True)
+    t0 = time.monotonic_ns()
+    return [
+        FrameResult(
+            Frame(np.full((48, 64, 3), i * 40, np.uint8), i, t0 + ms * 1_000_000, info),
+            "ssd",
+            Detections.empty(),
+        )
+        for i, ms in enumerate(times_ms)
+    ]
+
+
+def _positions(path: Path) -> list[tuple[int, int]]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while (got := cap.read())[0]:
+        out.append((round(cap.get(cv2.CAP_PROP_POS_MSEC)), round(got[1].mean() / 40)))
+    cap.release()
+    return out
+
+
+def test_live_mkv_recording_keeps_capture_times(tmp_path: Path) -> None:
+    path = tmp_path / "live.mkv"
+    sink = RecordSink(str(path), Annotator(hud=False))
+    for r in _live_results([0, 100, 200, 500, 600, 1000]):
+        sink.handle(r)
+    sink.close()
+    assert _positions(path) == [(0, 0), (100, 1), (200, 2), (500, 3), (600, 4), (1000, 5)]
+
+
+def test_live_avi_recording_repeats_frames_over_gaps_up_to_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "live.avi"
+    sink = RecordSink(str(path), Annotator(hud=False))
+    for r in _live_results([0, 100, 400, 500, 3500, 3600]):
+        sink.handle(r)
+    sink.close()
+    shown = [v for _, v in _positions(path)]
+    # 100 -> 400 ms: two repeats; 500 -> 3500 ms: capped at 10 (a second)
+    assert shown == [0, 1, 1, 1, 2, 3, *[3] * 10, 4, 5]
+    assert sink.frames_written == len(shown)
+
+
+def test_replayed_files_are_recorded_one_frame_per_result(tmp_path: Path) -> None:
+    path = tmp_path / "replay.mkv"
+    sink = RecordSink(str(path), Annotator(hud=False))
+    for r in _results(4):  # not live: timestamps say nothing about the file's timeline
+        sink.handle(r)
+    sink.close()
+    assert [ms for ms, _ in _positions(path)] == [0, 100, 200, 300]
