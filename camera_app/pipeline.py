@@ -10,13 +10,18 @@ previews, still drop). Every wait has a timeout and checks the stop event;
 the first error in any thread stops the pipeline and is re-raised by
 ``run()`` in the main thread after every sink has been closed.
 
-Inference comes first. On Linux the capture and sink threads lower their
-own priority (``worker_nice``; threads they start, such as FFmpeg's, inherit
-it), so when decoding, drawing and encoding want more CPU than the cores
-have left, they wait instead of the model. And while the pipeline runs, a
-thread holding the GIL is asked to hand it over after 1 ms instead of
-Python's 5 ms (``switch_interval_s``), so the inference thread is not left
-waiting between ``invoke()`` calls by a sink running Python code.
+Inference comes first. While the pipeline runs, a thread holding the GIL is
+asked to hand it over after 1 ms instead of Python's 5 ms
+(``switch_interval_s``), so the inference thread is not left waiting
+between ``invoke()`` calls by a sink running Python code. On Linux the
+capture and sink threads can also lower their own priority (``worker_nice``;
+threads they start, such as FFmpeg's, inherit it), so that when decoding,
+drawing and encoding want more CPU than the cores have left, they wait
+instead of the model. Off by default: nice values rank threads against
+every process on the machine, not only this one. Measured with a test run
+beside the bench, niced workers starved behind it and took inference down
+with them (1080p with recording: 0.46 to 0.65 x bare, while the one-thread
+loop held); on a quiet machine they gained 0.02 x bare at most.
 """
 
 from __future__ import annotations
@@ -115,9 +120,9 @@ class PipelineOptions:
     max_frames: int | None = None
     duration_s: float | None = None
     read_timeout_s: float = 5.0
-    worker_nice: int = 10
+    worker_nice: int = 0
     """Capture and sink threads run this much nicer than inference (Linux;
-    0: same priority)."""
+    0: same priority). See the module docstring before raising it."""
     switch_interval_s: float | None = 0.001
     """``sys.setswitchinterval`` while running (None: leave it alone)."""
 

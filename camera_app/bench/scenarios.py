@@ -51,6 +51,7 @@ class BenchOptions:
     overlay_width: int | None = None
     queue_size: int = 2
     record_format: str = "mp4"
+    worker_nice: int = 0
 
 
 def make_upscaled(src: Path, size_wh: tuple[int, int], frames: int, out_dir: Path) -> Path:
@@ -112,7 +113,12 @@ def run_pipeline_mode(
         source,
         model,
         sinkset.sinks,
-        PipelineOptions(every_frame=not realtime, max_frames=frames, queue_size=opts.queue_size),
+        PipelineOptions(
+            every_frame=not realtime,
+            max_frames=frames,
+            queue_size=opts.queue_size,
+            worker_nice=opts.worker_nice,
+        ),
     )
     threads = ThreadCpu()
     stats = pipeline.stats

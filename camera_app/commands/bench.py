@@ -12,7 +12,7 @@ from typing import Any
 from camera_app.bench import report
 from camera_app.bench.scenarios import MODES, BenchOptions, run_bench
 from camera_app.bench.sinks import parse_sinks
-from camera_app.cli import _positive_float, _positive_int, add_model_args
+from camera_app.cli import _number, _positive_float, _positive_int, add_model_args
 from camera_app.commands.common import model_options
 from camera_app.errors import UsageError
 from camera_app.inference.runtime import default_threads
@@ -135,6 +135,14 @@ def register(sub: Any) -> None:
         "avi/mkv (Motion JPEG by libjpeg-turbo); default mp4",
     )
     p.add_argument(
+        "--worker-nice",
+        type=_number(int, 0, 19),
+        default=0,
+        metavar="N",
+        help="run the pipeline's capture and sink threads N nicer than inference "
+        "(as run's pipeline.worker_nice; default 0)",
+    )
+    p.add_argument(
         "--queue-size",
         type=_positive_int,
         default=2,
@@ -185,6 +193,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         queue_size=args.queue_size,
         overlay_width=args.overlay_width,
         record_format=args.record_format,
+        worker_nice=args.worker_nice,
     )
 
 
@@ -199,6 +208,7 @@ def bench(args: argparse.Namespace) -> int:
         "threads": opts.model.num_threads or default_threads(),
         "sinks": list(opts.sinks),
         "record_format": opts.record_format if "record" in opts.sinks else None,
+        "worker_nice": opts.worker_nice,
         "frames": opts.frames,
         "load": {"start": load_start, "end": report.loadavg()},
     }
