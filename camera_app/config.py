@@ -98,7 +98,7 @@ class PipelineConfig:
     duration_s: float | None = opt(None, "stop after this many seconds", gt=0)
     every_frame: bool | None = opt(None, "never drop frames; absent: follows source.mode")
     worker_nice: int = opt(
-        10, "capture and sink threads this much nicer than inference (0: equal)", ge=0, le=19
+        0, "capture and sink threads this much nicer than inference (0: equal)", ge=0, le=19
     )
 
 
@@ -121,11 +121,33 @@ class RecordConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """[sinks.mqtt] detections and state to an MQTT broker (Home Assistant...)."""
+
+    host: str | None = opt(None, "broker host name or address; absent: no MQTT")
+    port: int | None = opt(None, "broker port; absent: 1883, or 8883 with tls", ge=1, le=65535)
+    topic_prefix: str = opt("camera_app", "topic root, one per camera (camera_app/garage)")
+    client_id: str | None = opt(None, "client id; absent: camera-app-<hostname>-<prefix hash>")
+    username: str | None = opt(None, "user name for the broker")
+    password: str | None = opt(None, "password (or env CAMERA_APP_MQTT_PASSWORD)")
+    tls: bool = opt(False, "connect with TLS")
+    ca_file: str | None = opt(None, "CA certificates (PEM) for tls; absent: the system's")
+    qos: int = opt(0, "QoS of every message: 0 or 1", ge=0, le=1)
+    max_rate_hz: float = opt(
+        2.0, "detections messages per second at most; 0: every processed frame", ge=0, le=1000
+    )
+    keepalive_s: int = opt(
+        30, "ping interval; a lost connection shows offline after 1.5x this", ge=5, le=3600
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SinksConfig:
     """[sinks] results consumers."""
 
     jsonl: JsonlConfig = field(default_factory=JsonlConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +238,22 @@ def _cross_checks(config: AppConfig) -> None:
             DelegateSpec.parse(spec)
         except CameraAppError as e:
             raise ConfigError(f"model.delegates[{i}]: {e}") from e
+    check_mqtt(config.sinks.mqtt)
+
+
+def check_mqtt(m: MqttConfig) -> None:
+    """[sinks.mqtt] checks beyond types and bounds (also run on command-line values)."""
+    from camera_app.sinks.mqtt import check_settings
+
+    check_settings(m.host, m.topic_prefix, m.client_id)
+    if m.ca_file is not None and not m.tls:
+        raise ConfigError("sinks.mqtt.ca_file: needs sinks.mqtt.tls = true")
+    if m.password is not None and m.username is None:
+        raise ConfigError("sinks.mqtt.password: needs sinks.mqtt.username")
 
 
 def check_files(config: AppConfig) -> None:
-    """Checks that need the filesystem: model and labels files, the source."""
+    """Checks that need the filesystem: model, labels and MQTT CA files, the source."""
     from camera_app.sources import source_kind
 
     m = config.model
@@ -227,7 +261,12 @@ def check_files(config: AppConfig) -> None:
         raise ConfigError(
             'model.path: required (a .tflite file), e.g. path = "/var/lib/camera-app/models/model.tflite"'
         )
-    for key, value in (("model.path", m.path), ("model.labels", m.labels)):
+    mqtt_ca = config.sinks.mqtt.ca_file if config.sinks.mqtt.host else None
+    for key, value in (
+        ("model.path", m.path),
+        ("model.labels", m.labels),
+        ("sinks.mqtt.ca_file", mqtt_ca),
+    ):
         if value is None:
             continue
         p = Path(value)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -86,3 +90,121 @@ def cli_error(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple
         return rc, err[0]
 
     return run
+
+
+class Mosquitto:
+    """A mosquitto broker of the test's own on a free 127.0.0.1 port.
+
+    ``start()`` returns once the port accepts connections; ``stop()`` and
+    ``start()`` again restart it on the same port (a broker outage). With
+    ``users`` ({name: password}) anonymous clients are refused.
+    """
+
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None) -> None:
+        if shutil.which("mosquitto") is None:
+            pytest.skip("mosquitto is not installed (apt install mosquitto)")
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            f"log_dest file {workdir / 'mosquitto.log'}",
+            "log_type all",
+            "user root",  # run as root (CI): keep it, or the files below are unreadable
+        ]
+        if users:
+            passwd = workdir / "passwd"
+            for i, (name, password) in enumerate(users.items()):
+                subprocess.run(
+                    [
+                        "mosquitto_passwd",
+                        "-b",
+                        *(["-c"] if i == 0 else []),
+                        str(passwd),
+                        name,
+                        password,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    timeout=10,
+                )
+            lines += [f"password_file {passwd}", "allow_anonymous false"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config = workdir / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout_s: float = 10.0) -> Mosquitto:
+        assert not self.running
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise AssertionError(f"mosquitto exited ({self.proc.returncode}): {err.strip()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError(
+                        f"mosquitto not listening on {self.port} in {timeout_s} s"
+                    ) from None
+                time.sleep(0.02)  # polling with a deadline
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    def log(self) -> str:
+        path = self.workdir / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """Make brokers (not started): ``mosquitto_factory(users={"cam": "pw"})``.
+    Skips when mosquitto is missing (``.ci/run`` installs it: there a skip fails)."""
+    made: list[Mosquitto] = []
+
+    def make(users: dict[str, str] | None = None) -> Mosquitto:
+        broker = Mosquitto(tmp_path / f"mosquitto{len(made)}", users)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.stop()
+
+
+@pytest.fixture()
+def mosquitto(mosquitto_factory: Callable[..., Mosquitto]) -> Mosquitto:
+    """A running anonymous broker on a free port."""
+    return mosquitto_factory().start()

@@ -119,6 +119,53 @@ BAD = [
         "model.delegates[0]: delegate option 'oops'",
     ),
     (
+        "unknown mqtt key",
+        "[sinks.mqtt]\nhots = 'broker'",
+        'unknown key "hots" in [sinks.mqtt] (did you mean "host"?)',
+    ),
+    (
+        "mqtt port range",
+        "[sinks.mqtt]\nport = 0",
+        "sinks.mqtt.port: expected an integer from 1 to 65535, got 0",
+    ),
+    ("mqtt qos", "[sinks.mqtt]\nqos = 2", "sinks.mqtt.qos: expected an integer from 0 to 1, got 2"),
+    (
+        "mqtt rate",
+        "[sinks.mqtt]\nmax_rate_hz = -1",
+        "sinks.mqtt.max_rate_hz: expected a number from 0 to 1000, got -1",
+    ),
+    (
+        "mqtt keepalive",
+        "[sinks.mqtt]\nkeepalive_s = 1",
+        "sinks.mqtt.keepalive_s: expected an integer from 5 to 3600, got 1",
+    ),
+    (
+        "mqtt tls type",
+        '[sinks.mqtt]\ntls = "yes"',
+        'sinks.mqtt.tls: expected true or false, got "yes"',
+    ),
+    (
+        "mqtt topic wildcard",
+        '[sinks.mqtt]\ntopic_prefix = "cams/#"',
+        "sinks.mqtt.topic_prefix: expected topic levels without wildcards (+, #) or a leading "
+        'or trailing /, got "cams/#"',
+    ),
+    (
+        "mqtt host",
+        '[sinks.mqtt]\nhost = "my broker"',
+        'sinks.mqtt.host: expected a host name or address, got "my broker"',
+    ),
+    (
+        "mqtt ca_file without tls",
+        '[sinks.mqtt]\nhost = "b"\nca_file = "ca.pem"',
+        "sinks.mqtt.ca_file: needs sinks.mqtt.tls = true",
+    ),
+    (
+        "mqtt password without user",
+        '[sinks.mqtt]\nhost = "b"\npassword = "pw"',
+        "sinks.mqtt.password: needs sinks.mqtt.username",
+    ),
+    (
         "toml syntax",
         "[model]\nthreads = = 2",
         "TOML syntax error: Invalid value (at line 2, column 11)",
@@ -153,6 +200,12 @@ FILES = [
         "model.labels: no such file",
     ),
     ("no model at all", "", "", "model.path: required"),
+    (
+        "missing MQTT CA file",
+        'path = "{model}"\n[sinks.mqtt]\nhost = "b"\ntls = true\nca_file = "{tmp}/ca.pem"',
+        "",
+        'sinks.mqtt.ca_file: no such file "{tmp}/ca.pem"',
+    ),
     (
         "bad source string",
         'path = "{model}"',
@@ -278,6 +331,52 @@ def test_run_config_checks_files_after_the_flags(tmp_path: Path, model_file: Pat
         run_config(args)
 
 
+def test_mqtt_flag_sets_host_and_port(tmp_path: Path, model_file: Path) -> None:
+    path = write(
+        tmp_path,
+        f'[model]\npath = "{model_file}"\n[sinks.mqtt]\nhost = "file"\nport = 1884\nqos = 1\n',
+    )
+    base = load_config(path)
+    for flag, host, port in [
+        ("broker.lan", "broker.lan", None),
+        ("broker.lan:1885", "broker.lan", 1885),
+        ("10.0.0.2:1883", "10.0.0.2", 1883),
+        ("[fd00::2]:8883", "fd00::2", 8883),
+        ("fd00::2", "fd00::2", None),
+    ]:
+        m = merge_cli(base, _run_args("--mqtt", flag)).sinks.mqtt
+        assert (m.host, m.port, m.qos) == (host, port, 1), flag
+    assert merge_cli(base, _run_args()).sinks.mqtt.host == "file"
+
+
+@pytest.mark.parametrize(
+    "flag",
+    ["broker:0", "broker:70000", "broker:x", "broker:", "my broker", "[::1", "[::1]:", "[::1]x"],
+)
+def test_bad_mqtt_flag(flag: str) -> None:
+    with pytest.raises(UsageError) as info:
+        merge_cli(AppConfig.default(), _run_args("--mqtt", flag))
+    assert str(info.value) == (
+        f"--mqtt: expected HOST or HOST:PORT with a port from 1 to 65535, got {flag!r}"
+    )
+
+
+def test_mqtt_password_from_the_environment() -> None:
+    c = with_values(
+        AppConfig.default(),
+        {"model.path": "m.tflite", "sinks.mqtt.host": "b", "sinks.mqtt.username": "cam"},
+    )
+    env = {"CAMERA_APP_MQTT_PASSWORD": "s3cret"}
+    assert build_run(c, environ=env).mqtt_password == "s3cret"
+    c2 = with_values(c, {"sinks.mqtt.password": "file"})
+    assert build_run(c2, environ=env).mqtt_password == "s3cret"
+    assert build_run(c2, environ={}).mqtt_password == "file"
+    assert build_run(c, environ={}).mqtt_password is None
+    no_user = with_values(c, {"sinks.mqtt.username": None})
+    with pytest.raises(ConfigError, match=r"^sinks.mqtt.username: required with a password"):
+        build_run(no_user, environ=env)
+
+
 def test_web_token_from_the_environment() -> None:
     c = with_values(AppConfig.default(), {"model.path": "m.tflite", "preview.mode": "web"})
     assert build_run(c, environ={"CAMERA_APP_WEB_TOKEN": "s3cret"}).web_token == "s3cret"
@@ -311,6 +410,22 @@ def test_check_config_good_file(
         f"source picamera2 (picamera2), model {model_file}, outputs: jsonl -",
     ]
     assert err == ""
+
+
+def test_check_config_lists_mqtt(
+    tmp_path: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        f'[model]\npath = "{model_file}"\n[sinks.jsonl]\npath = "-"\n'
+        '[sinks.mqtt]\nhost = "broker.lan"\ntls = true\ntopic_prefix = "cams/garage"\n',
+    )
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        f"source picamera2 (picamera2), model {model_file}, "
+        "outputs: jsonl -, mqtt broker.lan:8883 cams/garage/"
+    )
 
 
 # -- the shipped example ------------------------------------------------------

@@ -72,6 +72,11 @@ def register(sub: Any) -> None:
         "--record", metavar="PATH", help="record the annotated stream (.mp4, .avi, .mkv)"
     )
     p.add_argument(
+        "--mqtt",
+        metavar="HOST[:PORT]",
+        help="publish detections and object counts to this MQTT broker (see [sinks.mqtt])",
+    )
+    p.add_argument(
         "--preview",
         choices=["none", "window", "web"],
         default=None,

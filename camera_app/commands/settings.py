@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, get_type_hints
@@ -28,6 +29,7 @@ from camera_app.config import (
     AppConfig,
     JsonlConfig,
     LoggingConfig,
+    MqttConfig,
     OverlayConfig,
     PreviewConfig,
     ReconnectConfig,
@@ -50,6 +52,7 @@ from camera_app.stats import PipelineStats
 from camera_app.validation import Mismatch, convert, describe
 
 WEB_TOKEN_ENV = "CAMERA_APP_WEB_TOKEN"
+MQTT_PASSWORD_ENV = "CAMERA_APP_MQTT_PASSWORD"
 LIVE_KINDS = frozenset({"picamera2", "v4l2", "stream"})
 
 # argparse dest -> (config key, flag as the user types it). Flags default to
@@ -125,7 +128,37 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
             out["logging.level"] = "warning"
     if out.get("sinks.jsonl.path") is not None:
         out["sinks.jsonl.enabled"] = True
+    mqtt = getattr(args, "mqtt", None)
+    if mqtt is not None:
+        out["sinks.mqtt.host"], out["sinks.mqtt.port"] = parse_host_port(mqtt, "--mqtt")
     return out
+
+
+_HOST_PORT = re.compile(
+    r"\[(?P<v6>[^\[\]]+)\](?::(?P<v6_port>\d+))?"  # [fd00::2] or [fd00::2]:8883
+    r"|(?P<host>[^:\[\]]+)(?::(?P<port>\d+))?"  # broker.lan or broker.lan:1885
+    r"|(?P<bare6>[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)"  # fd00::2 (no port)
+)
+
+
+def parse_host_port(text: str, flag: str) -> tuple[str, int | None]:
+    """``HOST``, ``HOST:PORT``, ``[IPv6]``, ``[IPv6]:PORT`` or a bare IPv6 address."""
+    from camera_app.sinks.mqtt import check_settings
+
+    expected = f"{flag}: expected HOST or HOST:PORT with a port from 1 to 65535, got {text!r}"
+    m = _HOST_PORT.fullmatch(text)
+    if m is None:
+        raise UsageError(expected)
+    host = m["v6"] or m["host"] or m["bare6"]
+    port_text = m["v6_port"] or m["port"]
+    port = int(port_text) if port_text else None
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(expected)
+    try:
+        check_settings(host, "x", None)
+    except ConfigError:
+        raise UsageError(expected) from None
+    return host, port
 
 
 def merge_cli(config: AppConfig, args: argparse.Namespace) -> AppConfig:
@@ -163,6 +196,8 @@ class RunSettings:
     preview: PreviewConfig
     overlay: OverlayConfig
     web_token: str | None
+    mqtt: MqttConfig
+    mqtt_password: str | None
     logging: LoggingConfig
     service: ServiceConfig
 
@@ -199,7 +234,13 @@ def model_options(config: AppConfig) -> ModelOptions:
 
 def build_run(config: AppConfig, environ: Mapping[str, str] | None = None) -> RunSettings:
     env = os.environ if environ is None else environ
-    s, pl = config.source, config.pipeline
+    s, pl, mq = config.source, config.pipeline, config.sinks.mqtt
+    # The environment wins over the file, as for the web token.
+    mqtt_password = env.get(MQTT_PASSWORD_ENV) or mq.password or None
+    if mq.host and mqtt_password and mq.username is None:
+        raise ConfigError(
+            f"sinks.mqtt.username: required with a password ({MQTT_PASSWORD_ENV} is set)"
+        )
     every_frame = pl.every_frame
     if every_frame is None and s.mode != "auto":
         every_frame = s.mode == "every-frame"
@@ -231,6 +272,8 @@ def build_run(config: AppConfig, environ: Mapping[str, str] | None = None) -> Ru
         overlay=config.overlay,
         # The environment wins over the file, as in WebPreviewSink's resolve_token.
         web_token=env.get(WEB_TOKEN_ENV) or config.preview.token or None,
+        mqtt=mq,
+        mqtt_password=mqtt_password,
         logging=config.logging,
         service=config.service,
     )
@@ -261,7 +304,7 @@ def make_source(
 
 
 def build_sinks(settings: RunSettings, annotator: Annotator | None = None) -> list[Sink]:
-    """The JSONL and recording sinks the config asks for (previews: run.py);
+    """The JSONL, recording and MQTT sinks the config asks for (previews: run.py);
     sinks that draw share ``annotator`` so each frame is drawn once."""
     from camera_app.sinks.jsonl import JsonlSink
     from camera_app.sinks.record import RecordSink
@@ -278,6 +321,25 @@ def build_sinks(settings: RunSettings, annotator: Annotator | None = None) -> li
                 jpeg_quality=settings.record.jpeg_quality,
             )
         )
+    m = settings.mqtt
+    if m.host:
+        from camera_app.sinks.mqtt import MqttSink
+
+        sinks.append(
+            MqttSink(
+                m.host,
+                port=m.port,
+                topic_prefix=m.topic_prefix,
+                client_id=m.client_id,
+                username=m.username,
+                password=settings.mqtt_password,
+                tls=m.tls,
+                ca_file=m.ca_file,
+                qos=m.qos,
+                max_rate_hz=m.max_rate_hz,
+                keepalive_s=m.keepalive_s,
+            )
+        )
     return sinks
 
 
@@ -291,6 +353,7 @@ def summary(config: AppConfig) -> str:
                 config.sinks.jsonl.enabled and config.sinks.jsonl.path,
             ),
             (f"record {config.sinks.record.path}", config.sinks.record.path),
+            (f"mqtt {_mqtt_where(config.sinks.mqtt)}", config.sinks.mqtt.host),
             (f"preview {config.preview.mode}", config.preview.mode != "none"),
         )
         if on
@@ -299,3 +362,10 @@ def summary(config: AppConfig) -> str:
         f"source {config.source.spec} ({source_kind(config.source.spec)}), "
         f"model {config.model.path}, outputs: {', '.join(outs) or 'none'}"
     )
+
+
+def _mqtt_where(m: MqttConfig) -> str:
+    from camera_app.sinks.mqtt import default_port
+
+    host = f"[{m.host}]" if m.host and ":" in m.host else m.host
+    return f"{host}:{m.port or default_port(m.tls)} {m.topic_prefix}/"

@@ -76,6 +76,7 @@ def test_bad_source_is_one_line_error(
         (["--no-such-flag"], "unrecognized arguments"),
         (["--jsonl", "/nonexistent/dir/d.jsonl"], "does not exist"),
         (["--record", "out.txt"], "unsupported file type"),
+        (["--mqtt", "broker:0"], "--mqtt: expected HOST or HOST:PORT with a port from 1 to 65535"),
         (["--family", "nosuch"], "--family: expected one of"),
     ],
 )
