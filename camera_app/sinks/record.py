@@ -12,8 +12,17 @@ SIGTERM, so the file's index is written and it plays.
   FFmpeg (``VIDEOWRITER_PROP_RAW_VIDEO``): the cheapest software recording
   for a CPU-bound Pi, at several times the file size. An ``.avi`` plays
   after a hard kill (no index; FFmpeg's 256 KB write buffer is lost, about a
-  second of full HD); ``.mkv`` loses its last cluster (up to 5 s). Where raw muxing is not available (older OpenCV) FFmpeg's own
-  MJPEG encoder is used.
+  second of full HD); an ``.mkv`` also loses its last cluster (FFmpeg's
+  default: up to 5 s). Where raw muxing is not available (older OpenCV),
+  FFmpeg's own MJPEG encoder is used.
+
+Live sources drop frames when inference is slower than the camera, and a
+file written at the camera's frame rate would then play too fast. Motion JPEG
+recordings of live sources therefore follow the frames' capture times: an
+``.mkv`` gets each frame's timestamp (variable frame rate), an ``.avi``
+repeats the previous frame's JPEG (bytes only, no encoding) to fill a gap of
+up to a second. An ``.mp4`` gets one frame per result at the source's rate
+(re-encoding repeated frames would cost what the drops saved).
 """
 
 from __future__ import annotations
