@@ -2,6 +2,10 @@
 
     capture thread --[HandOff]--> inference thread --[HandOff per sink]--> sink threads
 
+The capture thread also preprocesses each frame (``Model.prepare``: resize,
+colour, cast into a pooled input array), so the inference thread, which
+bounds throughput, only copies the input in, invokes and decodes.
+
 Live sources: every hand-off keeps the newest items and drops (and counts)
 the oldest, so inference always runs on the freshest frame and nothing can
 stall it. Every-frame replay: hand-offs block instead, so no frame is lost
@@ -38,7 +42,7 @@ from typing import Any, Generic, TypeVar
 
 from camera_app.errors import CameraAppError, SinkError, SourceError
 from camera_app.frames import Frame
-from camera_app.inference.model import Model
+from camera_app.inference.model import Model, Prepared
 from camera_app.results import FrameResult
 from camera_app.sinks.base import PipelineEvent, Sink
 from camera_app.sources.base import Source
@@ -123,6 +127,8 @@ class PipelineOptions:
     worker_nice: int = 0
     """Capture and sink threads run this much nicer than inference (Linux;
     0: same priority). See the module docstring before raising it."""
+    preprocess_on_capture: bool = True
+    """Preprocess on the capture thread (False: on the inference thread)."""
     switch_interval_s: float | None = 0.001
     """``sys.setswitchinterval`` while running (None: leave it alone)."""
 
@@ -258,6 +264,7 @@ class Pipeline:
         assert self._frames is not None
         limit = self.options.max_frames if self.every_frame else None
         captured = 0
+        prepare = self.model.prepare if self.options.preprocess_on_capture else None
         lower_thread_priority(self.options.worker_nice)
         try:
             while not self._stop.is_set():
@@ -266,7 +273,20 @@ class Pipeline:
                     log.info("source ended after %d frames", captured)
                     break
                 self.stats.on_captured(frame.timestamp_ns)
-                self._frames.put(frame)
+                prepared = None
+                if prepare is not None:
+                    try:
+                        prepared = prepare(frame)
+                    except BaseException as e:
+                        self._fail(  # the frames already prepared are still inferred
+                            e
+                            if isinstance(e, CameraAppError)
+                            else RuntimeError(f"preprocessing failed: {e!r}"),
+                            e,
+                            abort=False,
+                        )
+                        break
+                self._frames.put((frame, prepared))
                 captured += 1
                 if limit is not None and captured >= limit:
                     break
@@ -296,8 +316,10 @@ class Pipeline:
                     continue
                 if item is _END:
                     break
-                frame: Frame = item
-                result = self.model.infer(frame)
+                frame: Frame
+                prepared: Prepared | None
+                frame, prepared = item
+                result = self.model.infer(frame, prepared)
                 t = result.timings
                 self.stats.on_processed(
                     result.done_ns,

@@ -15,7 +15,7 @@ import pytest
 
 from camera_app.errors import SinkError, SourceError
 from camera_app.frames import Frame, SourceInfo
-from camera_app.inference.model import Model, ModelOptions
+from camera_app.inference.model import Model, ModelOptions, Prepared
 from camera_app.pipeline import HandOff, Pipeline, PipelineOptions, Stopped
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
@@ -189,15 +189,65 @@ def test_inference_exception_reaches_main_thread(
         def __init__(self) -> None:
             self.__dict__.update(ssd.__dict__)
 
-        def infer(self, frame: Frame) -> FrameResult:
+        def infer(self, frame: Frame, prepared: Prepared | None = None) -> FrameResult:
             if frame.frame_id == 3:
                 raise ValueError("bad tensor")
-            return ssd.infer(frame)
+            return ssd.infer(frame, prepared)
 
     sink = CollectSink()
     with pytest.raises(RuntimeError, match=r"inference failed.*bad tensor"):
         Pipeline(ScriptedSource(50), Boom(), [sink]).run()
     assert sink.ids == [0, 1, 2] and sink.closed
+
+
+def test_preprocessing_exception_reaches_main_thread(ssd: Model) -> None:
+    class Boom(Model):
+        def __init__(self) -> None:
+            self.__dict__.update(ssd.__dict__)
+
+        def prepare(self, frame: Frame) -> Prepared:
+            if frame.frame_id == 3:
+                raise ValueError("odd frame")
+            return ssd.prepare(frame)
+
+    sink = CollectSink()
+    with pytest.raises(RuntimeError, match=r"preprocessing failed.*odd frame"):
+        Pipeline(ScriptedSource(50), Boom(), [sink]).run()
+    assert sink.ids == [0, 1, 2] and sink.closed
+
+
+@pytest.mark.parametrize("on_capture", [True, False])
+def test_preprocessing_on_either_thread_gives_the_same_results(
+    ssd: Model, videos_dir: Path, on_capture: bool
+) -> None:
+    expected = []
+    source = open_source(str(videos_dir / "one-by-one-person-detection.mp4"))
+    source.start()
+    for _ in range(60):
+        frame = source.read()
+        assert frame is not None
+        expected.append(ssd.infer(frame).detections.xyxy.round(1).tolist())
+    source.stop()
+
+    class Keep(CollectSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.boxes: list[list[list[float]]] = []
+            self.prepared_ms: list[float] = []
+
+        def handle(self, result: FrameResult) -> None:
+            super().handle(result)
+            self.boxes.append(result.detections.xyxy.round(1).tolist())
+            self.prepared_ms.append(result.timings.preprocess_ms)
+
+    sink = Keep()
+    options = PipelineOptions(every_frame=True, max_frames=60, preprocess_on_capture=on_capture)
+    source = open_source(str(videos_dir / "one-by-one-person-detection.mp4"))
+    Pipeline(source, ssd, [sink], options).run()
+    assert sink.ids == list(range(60))
+    assert sink.boxes == expected
+    assert any(b for b in expected)  # people were found, not an empty comparison
+    assert all(ms > 0 for ms in sink.prepared_ms)
 
 
 def test_stop_from_another_thread_ends_live_run(ssd: Model) -> None:
