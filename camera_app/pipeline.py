@@ -2,9 +2,13 @@
 
     capture thread --[HandOff]--> inference thread --[HandOff per sink]--> sink threads
 
-The capture thread also preprocesses each frame (``Model.prepare``: resize,
+When inference leaves a core free (fewer inference threads than cores), the
+capture thread also preprocesses each frame (``Model.prepare``: resize,
 colour, cast into a pooled input array), so the inference thread, which
-bounds throughput, only copies the input in, invokes and decodes.
+bounds throughput, only copies the input in, invokes and decodes. When
+inference uses every core, preprocessing stays on the inference thread,
+between invokes: done beside an invoke it would take a core from one of
+the runtime's workers, and the whole invoke waits for that worker.
 
 Live sources: every hand-off keeps the newest items and drops (and counts)
 the oldest, so inference always runs on the freshest frame and nothing can
@@ -43,6 +47,7 @@ from typing import Any, Generic, TypeVar
 from camera_app.errors import CameraAppError, SinkError, SourceError
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
+from camera_app.inference.runtime import default_threads
 from camera_app.results import FrameResult
 from camera_app.sinks.base import PipelineEvent, Sink
 from camera_app.sources.base import Source
@@ -127,8 +132,9 @@ class PipelineOptions:
     worker_nice: int = 0
     """Capture and sink threads run this much nicer than inference (Linux;
     0: same priority). See the module docstring before raising it."""
-    preprocess_on_capture: bool = True
-    """Preprocess on the capture thread (False: on the inference thread)."""
+    preprocess_on_capture: bool | None = None
+    """Preprocess on the capture thread (True) or the inference thread
+    (False); None: on capture when inference threads < cores."""
     switch_interval_s: float | None = 0.001
     """``sys.setswitchinterval`` while running (None: leave it alone)."""
 
@@ -254,6 +260,13 @@ class Pipeline:
         if abort:
             self._abort.set()
 
+    def preprocess_on_capture(self) -> bool:
+        """Where frames are preprocessed (see the module docstring)."""
+        if self.options.preprocess_on_capture is not None:
+            return self.options.preprocess_on_capture
+        threads = self.model.options.num_threads or default_threads()
+        return threads < default_threads()
+
     def emit(self, event: PipelineEvent) -> None:
         """Tell every sink about a source event (camera down/up)."""
         for r in self._runners:
@@ -264,7 +277,7 @@ class Pipeline:
         assert self._frames is not None
         limit = self.options.max_frames if self.every_frame else None
         captured = 0
-        prepare = self.model.prepare if self.options.preprocess_on_capture else None
+        prepare = self.model.prepare if self.preprocess_on_capture() else None
         lower_thread_priority(self.options.worker_nice)
         try:
             while not self._stop.is_set():

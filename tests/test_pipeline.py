@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -211,8 +212,9 @@ def test_preprocessing_exception_reaches_main_thread(ssd: Model) -> None:
             return ssd.prepare(frame)
 
     sink = CollectSink()
+    on_capture = PipelineOptions(preprocess_on_capture=True)
     with pytest.raises(RuntimeError, match=r"preprocessing failed.*odd frame"):
-        Pipeline(ScriptedSource(50), Boom(), [sink]).run()
+        Pipeline(ScriptedSource(50), Boom(), [sink], on_capture).run()
     assert sink.ids == [0, 1, 2] and sink.closed
 
 
@@ -357,3 +359,27 @@ def test_capture_and_sinks_yield_the_cpu_to_inference(ssd: Model) -> None:
         "sink": {(base + 3, 0.001)},
     }
     assert (_nice(), sys.getswitchinterval()) == (base, interval)  # the caller is untouched
+
+
+@pytest.mark.parametrize(
+    ("threads", "cores", "on_capture"),
+    [(1, 2, True), (2, 2, False), (4, 2, False), (None, 4, False), (3, 4, True)],
+)
+def test_preprocessing_moves_to_capture_only_when_a_core_is_free(
+    ssd: Model, monkeypatch: pytest.MonkeyPatch, threads: int | None, cores: int, on_capture: bool
+) -> None:
+    import camera_app.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "default_threads", lambda: cores)
+
+    class Threads(Model):
+        def __init__(self) -> None:
+            self.__dict__.update(ssd.__dict__)
+            self.options = replace(ssd.options, num_threads=threads)
+
+    assert Pipeline(ScriptedSource(1), Threads()).preprocess_on_capture() is on_capture
+    forced = PipelineOptions(preprocess_on_capture=not on_capture)
+    assert (
+        Pipeline(ScriptedSource(1), Threads(), options=forced).preprocess_on_capture()
+        is not on_capture
+    )
