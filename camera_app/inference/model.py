@@ -4,7 +4,8 @@
 the input tensor, ``invoke``, read outputs, decode. A Model belongs to one
 thread (TFLite interpreters are not thread-safe).
 
-The pipeline splits it: ``prepare(frame)`` preprocesses on the capture thread
+When inference leaves a core free, the pipeline splits it:
+``prepare(frame)`` preprocesses on the capture thread
 into a pooled input-shaped array, and ``infer(frame, prepared)`` on the
 inference thread only copies it in (``set_tensor``, 270 kB for a 300x300
 model), invokes and decodes, so the one thread that bounds throughput does
@@ -226,9 +227,7 @@ class Model:
         outputs = [self.interpreter.get_tensor(i) for i in self._output_indices]
         decoded = self.decoder.decode(outputs, transform)
         t3 = time.perf_counter_ns()
-        return self.result(
-            frame, decoded, Timings(preprocess_ms, (t2 - t1) / 1e6, (t3 - t2) / 1e6)
-        )
+        return self.result(frame, decoded, Timings(preprocess_ms, (t2 - t1) / 1e6, (t3 - t2) / 1e6))
 
     def result(self, frame: Frame, decoded: Decoded, timings: Timings) -> FrameResult:
         """The result of one frame, stamped now (``done_ns``)."""
