@@ -57,7 +57,8 @@ test: venv models
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check camera_app tests models
+	$(VENV)/bin/ruff check camera_app tests models benchmarks
+	$(VENV)/bin/ruff format --check camera_app tests models benchmarks
 	$(VENV)/bin/mypy
 
 bench: venv
