@@ -173,6 +173,7 @@ class Model:
         self._input_index = self.info.input.index
         self._output_indices = [o.index for o in self.info.outputs]
         self._inputs = BufferPool(8)  # prepared inputs waiting in the capture queue
+        self._input_shape = tuple(self.info.input.shape)
         log.debug(
             "model %s: family %s, input %s %s, runtime %s, %s threads",
             Path(path).name,
@@ -202,8 +203,7 @@ class Model:
         """Preprocess ``frame`` into a pooled input array (no interpreter call)."""
         t0 = time.perf_counter_ns()
         src, order, frame_wh = self._source(frame)
-        shape = tuple(self.info.input.shape)
-        buf = self._inputs.get(shape, self.info.input.dtype)
+        buf = self._inputs.get(self._input_shape, self.info.input.dtype)
         transform = self.preprocessor(src, order, buf[0], frame_wh)
         return Prepared(buf, transform, (time.perf_counter_ns() - t0) / 1e6)
 
@@ -215,13 +215,12 @@ class Model:
             view = self.interpreter.tensor(self._input_index)()[0]
             transform = self.preprocessor(src, order, view, frame_wh)
             del view  # no reference to the input buffer may live across invoke()
-            preprocess_ms = (time.perf_counter_ns() - t0) / 1e6
         else:
             self.interpreter.set_tensor(self._input_index, prepared.input)
             transform = prepared.transform
         t1 = time.perf_counter_ns()
-        if prepared is not None:  # its own time, and the copy into the tensor
-            preprocess_ms = prepared.preprocess_ms + (t1 - t0) / 1e6
+        # here, or the copy into the tensor plus the capture thread's time
+        preprocess_ms = (t1 - t0) / 1e6 + (prepared.preprocess_ms if prepared else 0.0)
         self.interpreter.invoke()
         t2 = time.perf_counter_ns()
         outputs = [self.interpreter.get_tensor(i) for i in self._output_indices]
