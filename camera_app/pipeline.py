@@ -45,11 +45,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from camera_app.errors import CameraAppError, SinkError, SourceError
+from camera_app.events import SourceEvent
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
 from camera_app.inference.runtime import default_threads
 from camera_app.results import FrameResult
-from camera_app.sinks.base import PipelineEvent, Sink
+from camera_app.sinks.base import Sink
 from camera_app.sources.base import Source
 from camera_app.stats import PipelineStats
 
@@ -185,7 +186,7 @@ class _SinkRunner:
                     continue
                 if item is _END:
                     break
-                if isinstance(item, PipelineEvent):
+                if isinstance(item, SourceEvent):
                     self.sink.on_event(item)
                     continue
                 t0 = time.perf_counter_ns()
@@ -267,7 +268,7 @@ class Pipeline:
         threads = self.model.options.num_threads or default_threads()
         return threads < default_threads()
 
-    def emit(self, event: PipelineEvent) -> None:
+    def emit(self, event: SourceEvent) -> None:
         """Tell every sink about a source event (camera down/up)."""
         for r in self._runners:
             r.queue.put(event, force=True)

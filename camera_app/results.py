@@ -6,8 +6,9 @@ coordinates are in the pixels of ``Frame.image`` (letterbox undone).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,25 +28,40 @@ def _as(arr: Any, dtype: type, shape_tail: tuple[int, ...], what: str) -> np.nda
     return a
 
 
-@dataclass(slots=True)
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, slots=True)
 class Detections:
     """Columns of N detections (after supervision's ``Detections``).
 
     ``xyxy`` (N, 4) float32 pixels; ``confidence`` (N,) float32 in [0, 1];
     ``class_id`` (N,) int32; ``keypoints`` (N, K, 3) float32 as (x, y, score)
-    in pixels, or None.
+    in pixels, or None; ``tracker_id`` (N,) int64 once a tracker has run
+    (-1: not yet a confirmed track), or None; ``data``: more per-detection
+    columns by name, each with N rows (supervision's ``Detections.data``).
+
+    Immutable: results go to several sink threads at once, so the arrays are
+    read-only and stages that add something build a new instance
+    (:meth:`with_columns`, ``d[mask]``).
     """
 
     xyxy: np.ndarray
     confidence: np.ndarray
     class_id: np.ndarray
     keypoints: np.ndarray | None = None
+    tracker_id: np.ndarray | None = None
+    data: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.xyxy = _as(self.xyxy, np.float32, (4,), "xyxy")
-        n = len(self.xyxy)
-        self.confidence = _as(self.confidence, np.float32, (), "confidence")
-        self.class_id = _as(self.class_id, np.int32, (), "class_id")
+        xyxy = _readonly(_as(self.xyxy, np.float32, (4,), "xyxy"))
+        n = len(xyxy)
+        set_ = object.__setattr__
+        set_(self, "xyxy", xyxy)
+        set_(self, "confidence", _readonly(_as(self.confidence, np.float32, (), "confidence")))
+        set_(self, "class_id", _readonly(_as(self.class_id, np.int32, (), "class_id")))
         for name in ("confidence", "class_id"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows, xyxy has {n}")
@@ -53,7 +69,19 @@ class Detections:
             kp = np.asarray(self.keypoints, dtype=np.float32)
             if kp.ndim != 3 or kp.shape[0] != n or kp.shape[2] != 3:
                 raise ValueError(f"keypoints must have shape (N={n}, K, 3), got {kp.shape}")
-            self.keypoints = kp
+            set_(self, "keypoints", _readonly(kp))
+        if self.tracker_id is not None:
+            tid = _readonly(_as(self.tracker_id, np.int64, (), "tracker_id"))
+            if len(tid) != n:
+                raise ValueError(f"tracker_id has {len(tid)} rows, xyxy has {n}")
+            set_(self, "tracker_id", tid)
+        data = {}
+        for key, column in self.data.items():
+            col = np.asarray(column)
+            if col.ndim < 1 or len(col) != n:
+                raise ValueError(f"data[{key!r}] has shape {col.shape}, expected {n} rows")
+            data[key] = _readonly(col)
+        set_(self, "data", MappingProxyType(data))
 
     @classmethod
     def empty(cls) -> Detections:
@@ -71,7 +99,26 @@ class Detections:
             self.confidence[index],
             self.class_id[index],
             None if self.keypoints is None else self.keypoints[index],
+            None if self.tracker_id is None else self.tracker_id[index],
+            {k: v[index] for k, v in self.data.items()},
         )
+
+    def with_columns(self, tracker_id: np.ndarray | None = None, **data: np.ndarray) -> Detections:
+        """A copy with ``tracker_id`` set and/or ``data`` columns added."""
+        return Detections(
+            self.xyxy,
+            self.confidence,
+            self.class_id,
+            self.keypoints,
+            self.tracker_id if tracker_id is None else tracker_id,
+            {**self.data, **data},
+        )
+
+    @property
+    def area(self) -> np.ndarray:
+        """Box areas in square pixels, (N,) float32."""
+        wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
+        return wh[:, 0] * wh[:, 1]
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float, int]]:
         for i in range(len(self)):
@@ -87,6 +134,8 @@ class Detections:
                 "score": round(float(self.confidence[i]), 4),
                 "xyxy": [round(float(v), 1) for v in self.xyxy[i]],
             }
+            if self.tracker_id is not None:
+                item["tracker_id"] = int(self.tracker_id[i])
             if self.keypoints is not None:
                 item["keypoints"] = [
                     [round(float(x), 1), round(float(y), 1), round(float(s), 3)]
@@ -145,16 +194,31 @@ class SegmentationMask:
         return cv2.resize(self.class_map.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Motion:
+    """What the motion detector saw on a frame (``[motion]``)."""
+
+    detected: bool
+    boxes_xyxy: np.ndarray
+    """(N, 4) float32 boxes of moving regions in frame pixels."""
+    changed_fraction: float = 0.0
+    recalibrated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Timings:
     preprocess_ms: float = 0.0
     inference_ms: float = 0.0
     decode_ms: float = 0.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FrameResult:
-    """Everything inference found in one frame. Sinks read only this."""
+    """Everything inference and analysis found in one frame. Sinks read only this.
+
+    Immutable once handed to the sinks: analysis stages return a new one
+    (:meth:`evolve`).
+    """
 
     frame: Frame
     family: str
@@ -165,6 +229,19 @@ class FrameResult:
     timings: Timings = field(default_factory=Timings)
     done_ns: int = 0
     """Monotonic time when decoding finished."""
+    inferred: bool = True
+    """False for a frame that skipped inference (motion gate, detect rate):
+    ``detections`` then holds the tracked objects last seen, for drawing, and
+    logs skip the frame."""
+    motion: Motion | None = None
+    zone_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Objects present by zone, then label: ``{"driveway": {"person": 1}}``."""
+    line_counts: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+    """Crossings by line, then label, as (in, out) since the start."""
+
+    def evolve(self, **changes: Any) -> FrameResult:
+        """A copy with some fields replaced (``dataclasses.replace``)."""
+        return replace(self, **changes)
 
     @property
     def latency_ms(self) -> float:

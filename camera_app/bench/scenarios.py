@@ -141,8 +141,8 @@ def run_pipeline_mode(
     latency = list(stats.timings["latency"].values())
     snap = stats.snapshot()
     # frames never inferred; lossy sinks (previews) dropping results is by design
-    dropped = int(snap["dropped"].get("capture_queue", 0))
-    extra: dict[str, Any] = {"dropped_by_stage": snap["dropped"]} if snap["dropped"] else {}
+    dropped = int(snap.dropped.get("capture_queue", 0))
+    extra: dict[str, Any] = {"dropped_by_stage": dict(snap.dropped)} if snap.dropped else {}
     extra.update(counters)
     if realtime:
         extra["paced_fps"] = info.fps

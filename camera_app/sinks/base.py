@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from camera_app.events import Event
 from camera_app.results import FrameResult
 
 if TYPE_CHECKING:
     from camera_app.stats import PipelineStats
-
-EventKind = Literal["source_down", "source_up", "end"]
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineEvent:
-    """Something sinks may want to show: the camera went down, came back..."""
-
-    kind: EventKind
-    message: str = ""
-    timestamp_ns: int = 0
 
 
 @runtime_checkable
@@ -46,7 +35,10 @@ class Sink(Protocol):
 
     def handle(self, result: FrameResult) -> None: ...
 
-    def on_event(self, event: PipelineEvent) -> None: ...
+    def on_event(self, event: Event) -> None:
+        """A source event (camera down/up) or an object event (new/update/end),
+        in order with the results; never dropped."""
+        ...
 
     def idle(self) -> None:
         """Called on the sink's thread about every 0.1 s when no result came
@@ -71,7 +63,7 @@ class BaseSink:
     def handle(self, result: FrameResult) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def on_event(self, event: PipelineEvent) -> None:
+    def on_event(self, event: Event) -> None:
         return None
 
     def idle(self) -> None:

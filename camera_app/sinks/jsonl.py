@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from camera_app.errors import SinkError
+from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink, PipelineEvent
+from camera_app.sinks.base import BaseSink
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class JsonlSink(BaseSink):
     def handle(self, result: FrameResult) -> None:
         self._write(result.to_json_line())
 
-    def on_event(self, event: PipelineEvent) -> None:
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, SourceEvent):
+            return
         if self.events:
             self._write(
                 {"event": event.kind, "message": event.message, "timestamp_ns": event.timestamp_ns}

@@ -46,8 +46,9 @@ from collections.abc import Callable
 from typing import Any
 
 from camera_app.errors import ConfigError, SinkError
+from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
-from camera_app.sinks.base import BaseSink, PipelineEvent
+from camera_app.sinks.base import BaseSink
 from camera_app.stats import PipelineStats
 from camera_app.validation import show
 
@@ -286,7 +287,9 @@ class MqttSink(BaseSink):
                 else:
                     self.dropped += 1
 
-    def on_event(self, event: PipelineEvent) -> None:
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, SourceEvent):
+            return
         if event.kind in ("source_down", "source_up"):
             with self._cond:
                 self._desired[self.source_topic] = "up" if event.kind == "source_up" else "down"

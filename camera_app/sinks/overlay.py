@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import cv2
 import numpy as np
@@ -19,7 +18,7 @@ from camera_app.buffers import BufferPool
 from camera_app.inference.decoders.pose import KEYPOINT_THRESHOLD, SKELETON
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
-from camera_app.stats import PipelineStats
+from camera_app.stats import PipelineStats, StatsSnapshot
 
 
 def _palette(n: int = 256) -> np.ndarray:
@@ -121,16 +120,16 @@ def draw_result(
     return image
 
 
-def hud_text(result: FrameResult, stats: dict[str, Any] | None) -> str:
+def hud_text(result: FrameResult, stats: StatsSnapshot | None) -> str:
     parts = []
     if stats is not None:
-        parts.append(f"{stats['fps']['inference']:.1f} fps")
+        parts.append(f"{stats.fps_inference:.1f} fps")
     parts.append(f"inference {result.timings.inference_ms:.0f} ms")
     parts.append(f"latency {result.latency_ms:.0f} ms")
     if stats is not None:
-        parts.append(f"dropped {stats['dropped_total']}")
-        if stats["source_state"] not in ("up", "stopped"):
-            parts.append(f"camera {stats['source_state']}")
+        parts.append(f"dropped {stats.dropped_total}")
+        if stats.source_state not in ("up", "stopped"):
+            parts.append(f"camera {stats.source_state}")
     return " | ".join(parts)
 
 
@@ -156,10 +155,10 @@ class Annotator:
         self._lock = threading.Lock()
         self._last: tuple[FrameResult, np.ndarray] | None = None
         self._pool = BufferPool(4)  # sinks hold an annotated image while encoding it
-        self._snap: dict[str, Any] | None = None
+        self._snap: StatsSnapshot | None = None
         self._snap_ns = 0
 
-    def _stats(self) -> dict[str, Any] | None:
+    def _stats(self) -> StatsSnapshot | None:
         if not self.hud or self.stats is None:
             return None
         now = time.monotonic_ns()

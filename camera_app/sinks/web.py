@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import cv2
 
 from camera_app.errors import ConfigError, SinkError
+from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.overlay import AnnotatingSink, Annotator
 from camera_app.sinks.web_http import BOUNDARY, make_server, render_metrics
 from camera_app.stats import PipelineStats
@@ -106,7 +106,7 @@ class WebPreviewSink(AnnotatingSink):
         self._last_encode_ns = 0
         self._snapshot_until_ns = 0
         self._viewers: set[socket.socket] = set()
-        self._source_event: PipelineEvent | None = None
+        self._source_event: SourceEvent | None = None
         self._encode_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         try:
@@ -155,7 +155,9 @@ class WebPreviewSink(AnnotatingSink):
         if wanted:
             self._encode_latest()
 
-    def on_event(self, event: PipelineEvent) -> None:
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, SourceEvent):
+            return
         if event.kind in ("source_down", "source_up"):
             with self._cond:
                 self._source_event = event
@@ -273,7 +275,7 @@ class WebPreviewSink(AnnotatingSink):
         return None
 
     def stats_json(self) -> dict[str, Any]:
-        snap = self.stats.snapshot() if self.stats is not None else PipelineStats().snapshot()
+        snap = (self.stats or PipelineStats()).snapshot().to_json()
         health = self.health()
         snap.update(
             jpeg_encodes=self.jpeg_encodes,

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from camera_app.errors import SinkError
+from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.overlay import AnnotatingSink, Annotator
 from camera_app.sinks.x11 import unwatch_x_connection, watch_x_connection
 
@@ -173,7 +173,9 @@ class WindowPreviewSink(AnnotatingSink):
         if not self._broken:
             self._pump()
 
-    def on_event(self, event: PipelineEvent) -> None:
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, SourceEvent):
+            return
         if event.kind == "source_down":
             self._banner = f"camera down: {event.message}" if event.message else "camera down"
         elif event.kind == "source_up":

@@ -30,15 +30,16 @@ import time
 from collections.abc import Callable
 
 from camera_app.errors import SourceError
+from camera_app.events import SourceEvent
+from camera_app.events import SourceEventKind as EventKind
 from camera_app.frames import Frame, SourceInfo
-from camera_app.sinks.base import EventKind, PipelineEvent
 from camera_app.sources.base import BaseSource, Source
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[], Source]
-EventCallback = Callable[[PipelineEvent], None]
+EventCallback = Callable[[SourceEvent], None]
 
 
 class Backoff:
@@ -249,6 +250,6 @@ class ReconnectingSource(BaseSource):
         if self.on_event is None:
             return
         try:
-            self.on_event(PipelineEvent(kind, message, time.monotonic_ns()))
+            self.on_event(SourceEvent(kind, message, time.monotonic_ns()))
         except Exception:
             log.exception("%s: delivering the %s event failed", self.name, kind)

@@ -25,11 +25,11 @@ from camera_app.cli import main
 from camera_app.commands.settings import MQTT_PASSWORD_ENV, build_run, build_sinks, with_values
 from camera_app.config import AppConfig
 from camera_app.errors import ConfigError, SinkError
+from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import Detections, FrameResult
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sinks.mqtt import MAX_IN_FLIGHT, MqttSink, label_level
 from camera_app.sources import SourceOptions, open_source
@@ -327,10 +327,10 @@ def test_source_events(
     live = listen(mosquitto, "src/#")
     sink = bound(sinks("127.0.0.1", mosquitto.port, topic_prefix="src"))
     live.wait_for("src/source", "up")
-    sink.on_event(PipelineEvent("source_down", "camera unplugged"))
+    sink.on_event(SourceEvent("source_down", "camera unplugged"))
     live.wait_for("src/source", "down")
-    sink.on_event(PipelineEvent("source_up"))
-    sink.on_event(PipelineEvent("end"))
+    sink.on_event(SourceEvent("source_up"))
+    sink.on_event(SourceEvent("end"))
     sink.close()
     live.wait_for("src/availability", "offline")
     assert live.payloads("src/source") == ["up", "down", "up"]

@@ -10,7 +10,7 @@ import pytest
 from camera_app.frames import Frame, SourceInfo
 from camera_app.results import Detections, FrameResult
 from camera_app.sinks.overlay import Annotator, color_of
-from camera_app.stats import PipelineStats
+from camera_app.stats import PipelineStats, StatsSnapshot
 
 
 def _result(
@@ -47,7 +47,7 @@ def test_annotate_draws_each_result_once_and_hud_refreshes_at_most_twice_a_secon
     calls = 0
 
     class CountingStats(PipelineStats):
-        def snapshot(self) -> dict[str, object]:
+        def snapshot(self) -> StatsSnapshot:
             nonlocal calls
             calls += 1
             return super().snapshot()

@@ -19,11 +19,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from camera_app.errors import ConfigError, SinkError
+from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import Detections, FrameResult
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.web import TOKEN_ENV, WebPreviewSink, resolve_token
 from camera_app.sources import SourceOptions, open_source
 from camera_app.stats import PipelineStats
@@ -220,10 +220,10 @@ def test_healthz_follows_frames_and_source_events(stats: PipelineStats) -> None:
         sink.bind(stats, lambda: None)
         feed(sink, stats, 0)
         assert get(sink, "/healthz") == (200, b"ok\n")
-        sink.on_event(PipelineEvent("source_down", "camera unplugged"))
+        sink.on_event(SourceEvent("source_down", "camera unplugged"))
         assert get(sink, "/healthz") == (503, b"source down: camera unplugged\n")
         assert json.loads(get(sink, "/api/stats")[1])["source_up"] is False
-        sink.on_event(PipelineEvent("source_up", "camera back"))
+        sink.on_event(SourceEvent("source_up", "camera back"))
         assert request(sink, "/healthz")[0] == 200
     with WebPreviewSink(port=0, stale_after_s=0.0) as stale:
         stale.bind(stats, lambda: None)

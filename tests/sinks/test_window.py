@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from camera_app.errors import SinkError
+from camera_app.events import SourceEvent
 from camera_app.inference.model import Model, load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import FrameResult
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.overlay import Annotator, color_of, draw_result
 from camera_app.sinks.window import PpmBuffer, WindowPreviewSink, fit_size_wh
 from camera_app.sources import SourceOptions, open_source
@@ -465,9 +465,9 @@ def test_camera_down_is_shown_on_the_frame(display: Xvfb, videos_dir: Path, ssd:
         return bool(np.count_nonzero(red_text) > 30)
 
     assert not banner_on_screen()
-    pipeline.emit(PipelineEvent("source_down", "no frame for 2 s"))
+    pipeline.emit(SourceEvent("source_down", "no frame for 2 s"))
     wait_for(banner_on_screen, "the camera-down banner")
-    pipeline.emit(PipelineEvent("source_up"))
+    pipeline.emit(SourceEvent("source_up"))
     wait_for(lambda: not banner_on_screen(), "the banner to go")
     key(display, wid, "q")
     run.wait_ended()

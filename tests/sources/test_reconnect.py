@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from camera_app.errors import SourceError
+from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions
 from camera_app.pipeline import Pipeline, PipelineOptions
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sources.base import BaseSource
 from camera_app.sources.reconnect import Backoff, ReconnectingSource
@@ -122,11 +122,11 @@ class RecordingStats(PipelineStats):
 
 def make(
     plans: list[Plan], stop_after: int | None = None, **kwargs: object
-) -> tuple[ReconnectingSource, Factory, FakeSleeper, list[PipelineEvent], RecordingStats]:
+) -> tuple[ReconnectingSource, Factory, FakeSleeper, list[SourceEvent], RecordingStats]:
     clock = FakeClock()
     factory = Factory(plans, clock)
     sleeper = FakeSleeper(clock, stop_after)
-    events: list[PipelineEvent] = []
+    events: list[SourceEvent] = []
     stats = RecordingStats()
     src = ReconnectingSource(
         factory,

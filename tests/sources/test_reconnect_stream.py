@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from camera_app.events import SourceEvent
 from camera_app.frames import Frame
-from camera_app.sinks.base import PipelineEvent
 from camera_app.sources.opencv_live import OpenCVLiveSource
 from camera_app.sources.reconnect import ReconnectingSource
 from camera_app.stats import PipelineStats
@@ -116,7 +116,7 @@ def test_stream_drop_and_restart_is_picked_up(jpegs: list[bytes]) -> None:
             servers.append(MjpegServer(jpegs, server.port))
         return OpenCVLiveSource(url, open_timeout_s=3.0)
 
-    events: list[PipelineEvent] = []
+    events: list[SourceEvent] = []
     stats = PipelineStats()
     src = ReconnectingSource(
         factory,
