@@ -13,7 +13,9 @@ import difflib
 import json
 import operator
 import types
+from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass
+from types import MappingProxyType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from camera_app.errors import ConfigError
@@ -149,8 +151,41 @@ def build(cls: type, data: Any, path: str = "") -> Any:
                 raise ConfigError(f"{key}: expected a table [{key}], got {show(value)}")
             values[name] = build(tp, value, key)  # type: ignore[arg-type]
             continue
+        table = _table_type(tp)
+        if table is not None:
+            values[name] = _build_tables(table, value, key)
+            continue
         try:
             values[name] = convert(value, tp, meta)
         except Mismatch:
             raise ConfigError(f"{key}: expected {describe(tp, meta)}, got {show(value)}") from None
-    return cls(**values)
+    obj = cls(**values)
+    check = getattr(obj, "validate", None)
+    if callable(check):
+        try:
+            check()
+        except ConfigError as e:
+            raise ConfigError(f"{path}.{e}" if path else str(e)) from None
+    return obj
+
+
+def _table_type(tp: Any) -> tuple[str, Any] | None:
+    """``tuple[DC, ...]`` (an array of tables, ``[[zones]]``) or
+    ``Mapping[str, DC]`` (tables by name, ``[objects.filters.person]``)."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and is_dataclass(args[0]):
+        return ("array", args[0])
+    if origin in (dict, Mapping) and len(args) == 2 and args[0] is str and is_dataclass(args[1]):
+        return ("map", args[1])
+    return None
+
+
+def _build_tables(table: tuple[str, Any], value: Any, key: str) -> Any:
+    kind, cls = table
+    if kind == "array":
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected an array of tables [[{key}]], got {show(value)}")
+        return tuple(build(cls, item, f"{key}[{i}]") for i, item in enumerate(value))
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table [{key}.<name>], got {show(value)}")
+    return MappingProxyType({str(k): build(cls, v, f"{key}.{k}") for k, v in value.items()})
