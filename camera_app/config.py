@@ -13,14 +13,19 @@ Relative paths are relative to the working directory, as on the command line
 
 from __future__ import annotations
 
+import copy
+import difflib
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
 
+from camera_app.components import COMPONENTS
 from camera_app.errors import CameraAppError, ConfigError
 from camera_app.inference.decoders import FAMILIES
-from camera_app.validation import build, opt, show
+from camera_app.validation import build, check_file, convert_tables, opt, show
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,72 +101,9 @@ class PipelineConfig:
     sink_queue_size: int = opt(8, "results waiting per sink", ge=1, le=10000)
     max_frames: int | None = opt(None, "stop after this many processed frames", ge=1)
     duration_s: float | None = opt(None, "stop after this many seconds", gt=0)
-    every_frame: bool | None = opt(None, "never drop frames; absent: follows source.mode")
     worker_nice: int = opt(
         0, "capture and sink threads this much nicer than inference (0: equal)", ge=0, le=19
     )
-
-
-@dataclass(frozen=True, slots=True)
-class JsonlConfig:
-    """[sinks.jsonl] detections as JSON Lines."""
-
-    path: str | None = opt(None, 'output file, or "-" for stdout')
-    enabled: bool = opt(True, "set false to keep the path but write nothing")
-    events: bool = opt(False, "also log source_down/source_up events")
-
-
-@dataclass(frozen=True, slots=True)
-class RecordConfig:
-    """[sinks.record] the annotated video."""
-
-    path: str | None = opt(None, "output .mp4, .avi or .mkv")
-    fps: float | None = opt(None, "frame rate written; absent: the source's", gt=0, le=1000)
-    jpeg_quality: int = opt(80, "Motion JPEG (.avi, .mkv) quality", ge=1, le=100)
-
-
-@dataclass(frozen=True, slots=True)
-class MqttConfig:
-    """[sinks.mqtt] detections and state to an MQTT broker (Home Assistant...)."""
-
-    host: str | None = opt(None, "broker host name or address; absent: no MQTT")
-    port: int | None = opt(None, "broker port; absent: 1883, or 8883 with tls", ge=1, le=65535)
-    topic_prefix: str = opt("camera_app", "topic root, one per camera (camera_app/garage)")
-    client_id: str | None = opt(None, "client id; absent: camera-app-<hostname>-<prefix hash>")
-    username: str | None = opt(None, "user name for the broker")
-    password: str | None = opt(None, "password (or env CAMERA_APP_MQTT_PASSWORD)")
-    tls: bool = opt(False, "connect with TLS")
-    ca_file: str | None = opt(None, "CA certificates (PEM) for tls; absent: the system's")
-    qos: int = opt(0, "QoS of every message: 0 or 1", ge=0, le=1)
-    max_rate_hz: float = opt(
-        2.0, "detections messages per second at most; 0: every processed frame", ge=0, le=1000
-    )
-    keepalive_s: int = opt(
-        30, "ping interval; a lost connection shows offline after 1.5x this", ge=5, le=3600
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SinksConfig:
-    """[sinks] results consumers."""
-
-    jsonl: JsonlConfig = field(default_factory=JsonlConfig)
-    record: RecordConfig = field(default_factory=RecordConfig)
-    mqtt: MqttConfig = field(default_factory=MqttConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewConfig:
-    """[preview] live view."""
-
-    mode: Literal["none", "window", "web"] = opt(
-        "none", "no preview, a desktop window, or a web page"
-    )
-    web_host: str = opt("127.0.0.1", "address the web preview listens on")
-    web_port: int = opt(8080, "web preview port", ge=1, le=65535)
-    token: str | None = opt(None, "web preview access token (or env CAMERA_APP_WEB_TOKEN)")
-    insecure_no_auth: bool = opt(False, "serve the web preview without a token")
-    max_clients: int = opt(4, "simultaneous web viewers", ge=1, le=100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,22 +149,81 @@ class ServiceConfig:
 
 @dataclass(frozen=True, slots=True)
 class AppConfig:
-    """The whole configuration."""
+    """The whole configuration: the run's own sections, typed here, and the
+    components' sections (sinks, analysis), each typed by its component
+    (:mod:`camera_app.components`) and read with :meth:`section`."""
 
     source: SourceConfig = field(default_factory=SourceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    sinks: SinksConfig = field(default_factory=SinksConfig)
-    preview: PreviewConfig = field(default_factory=PreviewConfig)
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    components: Mapping[str, Any] = field(default_factory=lambda: default_components())
+    """Section name (``sinks.jsonl``, ``zones``) -> that component's config."""
 
     @classmethod
     def default(cls) -> AppConfig:
         return cls()
+
+    def section(self, name: str) -> Any:
+        """A component's config (``config.section("sinks.jsonl").path``)."""
+        try:
+            return self.components[name]
+        except KeyError:
+            raise KeyError(f"no component section {name!r}") from None
+
+    def with_section(self, name: str, value: Any) -> AppConfig:
+        return replace(self, components=MappingProxyType({**self.components, name: value}))
+
+
+def default_components() -> Mapping[str, Any]:
+    return MappingProxyType({c.section: c.default_config() for c in COMPONENTS})
+
+
+def build_config(data: dict[str, Any]) -> AppConfig:
+    """An :class:`AppConfig` from a parsed TOML document; errors name the key."""
+    data = copy.deepcopy(data)
+    sections: dict[str, Any] = {}
+    for c in COMPONENTS:
+        *parents, last = c.section.split(".")
+        table: Any = data
+        for name in parents:
+            table = table.get(name) if isinstance(table, dict) else None
+        if not isinstance(table, dict) or last not in table:
+            sections[c.section] = c.default_config()
+            continue
+        value = table.pop(last)
+        tp = c.config_type
+        if getattr(tp, "__origin__", None) is tuple:
+            sections[c.section] = convert_tables(tp, value, c.section)
+        elif not isinstance(value, dict):
+            raise ConfigError(f"{c.section}: expected a table [{c.section}], got {show(value)}")
+        else:
+            sections[c.section] = build(tp, value, c.section)
+    for group in sorted({c.section.split(".")[0] for c in COMPONENTS if "." in c.section}):
+        rest = data.get(group)
+        if rest == {}:
+            del data[group]
+        elif isinstance(rest, dict):
+            known = [
+                c.section.split(".", 1)[1] for c in COMPONENTS if c.section.startswith(group + ".")
+            ]
+            key = next(iter(rest))
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f'did you mean "{close[0]}"?' if close else "allowed: " + ", ".join(known)
+            raise ConfigError(f"unknown key {show(key)} in [{group}] ({hint})")
+    top_level = [f.name for f in fields(AppConfig) if f.name != "components"]
+    for key in data:
+        if key not in top_level:
+            allowed = top_level + sorted({c.section.split(".")[0] for c in COMPONENTS})
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f'did you mean "{close[0]}"?' if close else "allowed: " + ", ".join(allowed)
+            raise ConfigError(f"unknown key {show(key)} in [top level] ({hint})")
+    config: AppConfig = build(AppConfig, data)
+    return replace(config, components=MappingProxyType(sections))
 
 
 def _cross_checks(config: AppConfig) -> None:
@@ -238,22 +239,11 @@ def _cross_checks(config: AppConfig) -> None:
             DelegateSpec.parse(spec)
         except CameraAppError as e:
             raise ConfigError(f"model.delegates[{i}]: {e}") from e
-    check_mqtt(config.sinks.mqtt)
-
-
-def check_mqtt(m: MqttConfig) -> None:
-    """[sinks.mqtt] checks beyond types and bounds (also run on command-line values)."""
-    from camera_app.sinks.mqtt import check_settings
-
-    check_settings(m.host, m.topic_prefix, m.client_id)
-    if m.ca_file is not None and not m.tls:
-        raise ConfigError("sinks.mqtt.ca_file: needs sinks.mqtt.tls = true")
-    if m.password is not None and m.username is None:
-        raise ConfigError("sinks.mqtt.password: needs sinks.mqtt.username")
 
 
 def check_files(config: AppConfig) -> None:
-    """Checks that need the filesystem: model, labels and MQTT CA files, the source."""
+    """Checks that need the filesystem: model and labels files, the source,
+    and each component's own (an MQTT CA file...)."""
     from camera_app.sources import source_kind
 
     m = config.model
@@ -261,19 +251,9 @@ def check_files(config: AppConfig) -> None:
         raise ConfigError(
             'model.path: required (a .tflite file), e.g. path = "/var/lib/camera-app/models/model.tflite"'
         )
-    mqtt_ca = config.sinks.mqtt.ca_file if config.sinks.mqtt.host else None
-    for key, value in (
-        ("model.path", m.path),
-        ("model.labels", m.labels),
-        ("sinks.mqtt.ca_file", mqtt_ca),
-    ):
-        if value is None:
-            continue
-        p = Path(value)
-        if not p.exists():
-            raise ConfigError(f"{key}: no such file {show(value)}")
-        if not p.is_file():
-            raise ConfigError(f"{key}: not a file {show(value)}")
+    for key, value in (("model.path", m.path), ("model.labels", m.labels)):
+        if value is not None:
+            check_file(key, value)
     spec = config.source.spec
     try:
         kind = source_kind(spec)
@@ -283,6 +263,8 @@ def check_files(config: AppConfig) -> None:
         raise ConfigError(f"source.spec: no such video file or camera {show(spec)}")
     if kind == "images" and "*" not in spec and "?" not in spec and not Path(spec).exists():
         raise ConfigError(f"source.spec: no such image file or folder {show(spec)}")
+    for c in COMPONENTS:
+        c.check_files(config.section(c.section))
 
 
 def load_config(path: str | Path, *, files: bool = True) -> AppConfig:
@@ -303,7 +285,7 @@ def load_config(path: str | Path, *, files: bool = True) -> AppConfig:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{prefix}: TOML syntax error: {e}") from None
     try:
-        config: AppConfig = build(AppConfig, data)
+        config = build_config(data)
         _cross_checks(config)
         if files:
             check_files(config)

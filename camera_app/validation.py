@@ -180,6 +180,14 @@ def _table_type(tp: Any) -> tuple[str, Any] | None:
     return None
 
 
+def convert_tables(tp: Any, value: Any, key: str) -> Any:
+    """An array of tables or tables by name (see :func:`build`) on its own."""
+    table = _table_type(tp)
+    if table is None:
+        raise TypeError(f"not a table type: {tp!r}")
+    return _build_tables(table, value, key)
+
+
 def _build_tables(table: tuple[str, Any], value: Any, key: str) -> Any:
     kind, cls = table
     if kind == "array":
@@ -189,3 +197,14 @@ def _build_tables(table: tuple[str, Any], value: Any, key: str) -> Any:
     if not isinstance(value, dict):
         raise ConfigError(f"{key}: expected a table [{key}.<name>], got {show(value)}")
     return MappingProxyType({str(k): build(cls, v, f"{key}.{k}") for k, v in value.items()})
+
+
+def check_file(key: str, value: str) -> None:
+    """A config key naming a file that must exist (model, labels, CA file...)."""
+    from pathlib import Path
+
+    p = Path(value)
+    if not p.exists():
+        raise ConfigError(f"{key}: no such file {show(value)}")
+    if not p.is_file():
+        raise ConfigError(f"{key}: not a file {show(value)}")

@@ -10,11 +10,22 @@ from typing import Any, get_type_hints
 
 import pytest
 
+from camera_app.app import (
+    cli_overrides,
+    config_from_args,
+    model_options,
+    pacing,
+    pipeline_options,
+    with_values,
+)
 from camera_app.cli import build_parser, main
-from camera_app.commands.settings import build_run, merge_cli, run_config, with_values
+from camera_app.components import COMPONENTS
 from camera_app.config import AppConfig, check_files, load_config
 from camera_app.errors import ConfigError, UsageError
 from camera_app.inference.labels import Labels, resolve_classes
+from camera_app.pipeline import Pacing
+from camera_app.sinks.mqtt import mqtt_password
+from camera_app.sinks.preview import web_token
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "systemd" / "camera-app.toml"
@@ -280,15 +291,18 @@ max_frames = 10
     assert c.detect.classes == ("person", 3)
     assert c.pipeline.max_frames == 10
     assert c.reconnect == AppConfig.default().reconnect
-    s = build_run(c, environ={})
-    assert s.source.mode == "realtime" and s.pipeline.every_frame is False
-    assert not s.live
-    assert s.model.threshold == 0.6 and s.model.decode.classes is None  # names: at model load
-    assert s.pipeline.max_frames == 10
+    assert pacing(c) is Pacing.REALTIME
+    m = model_options(c)
+    assert m.threshold == 0.6 and m.decode.classes is None  # names: at model load
+    assert pipeline_options(c).max_frames == 10
 
 
 def _run_args(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(["run", *argv])
+
+
+def _merge(config: AppConfig, args: argparse.Namespace) -> AppConfig:
+    return with_values(config, cli_overrides(args))
 
 
 def test_cli_flags_override_the_file_and_absent_flags_do_not(
@@ -302,33 +316,33 @@ def test_cli_flags_override_the_file_and_absent_flags_do_not(
         "[pipeline]\nmax_frames = 5\n[source]\nloop = true\n",
     )
     base = load_config(path)
-    merged = merge_cli(base, _run_args("--model", str(other), "--threshold", "0.7", "--realtime"))
+    merged = _merge(base, _run_args("--model", str(other), "--threshold", "0.7", "--realtime"))
     assert merged.model.path == str(other)
     assert merged.detect.threshold == 0.7
-    assert merged.source.mode == "realtime" and merged.pipeline.every_frame is False
+    assert merged.source.mode == "realtime"
     # Flags not given keep the file's values (store_true flags included).
     assert merged.model.threads == 2
     assert merged.pipeline.max_frames == 5
     assert merged.source.loop is True
-    assert merge_cli(base, _run_args()) == base
+    assert _merge(base, _run_args()) == base
 
 
 def test_cli_override_values_are_validated() -> None:
     with pytest.raises(UsageError, match=r"^--max-frames: expected an integer >= 1, got 0$"):
-        merge_cli(AppConfig.default(), _run_args("--max-frames", "0"))
+        _merge(AppConfig.default(), _run_args("--max-frames", "0"))
 
 
 def test_run_config_checks_files_after_the_flags(tmp_path: Path, model_file: Path) -> None:
     path = write(tmp_path, f'[model]\npath = "{tmp_path}/gone.tflite"\n[source]\nspec = "0"\n')
     args = _run_args("--model", str(model_file))
     args.config = str(path)
-    assert run_config(args).model.path == str(model_file)
+    assert config_from_args(args).model.path == str(model_file)
     args = _run_args()
     args.config = str(path)
     with pytest.raises(
         ConfigError, match=rf"^config {re.escape(str(path))}: model.path: no such file"
     ):
-        run_config(args)
+        config_from_args(args)
 
 
 def test_mqtt_flag_sets_host_and_port(tmp_path: Path, model_file: Path) -> None:
@@ -344,9 +358,9 @@ def test_mqtt_flag_sets_host_and_port(tmp_path: Path, model_file: Path) -> None:
         ("[fd00::2]:8883", "fd00::2", 8883),
         ("fd00::2", "fd00::2", None),
     ]:
-        m = merge_cli(base, _run_args("--mqtt", flag)).sinks.mqtt
+        m = _merge(base, _run_args("--mqtt", flag)).section("sinks.mqtt")
         assert (m.host, m.port, m.qos) == (host, port, 1), flag
-    assert merge_cli(base, _run_args()).sinks.mqtt.host == "file"
+    assert _merge(base, _run_args()).section("sinks.mqtt").host == "file"
 
 
 @pytest.mark.parametrize(
@@ -355,7 +369,7 @@ def test_mqtt_flag_sets_host_and_port(tmp_path: Path, model_file: Path) -> None:
 )
 def test_bad_mqtt_flag(flag: str) -> None:
     with pytest.raises(UsageError) as info:
-        merge_cli(AppConfig.default(), _run_args("--mqtt", flag))
+        _merge(AppConfig.default(), _run_args("--mqtt", flag))
     assert str(info.value) == (
         f"--mqtt: expected HOST or HOST:PORT with a port from 1 to 65535, got {flag!r}"
     )
@@ -367,23 +381,25 @@ def test_mqtt_password_from_the_environment() -> None:
         {"model.path": "m.tflite", "sinks.mqtt.host": "b", "sinks.mqtt.username": "cam"},
     )
     env = {"CAMERA_APP_MQTT_PASSWORD": "s3cret"}
-    assert build_run(c, environ=env).mqtt_password == "s3cret"
-    c2 = with_values(c, {"sinks.mqtt.password": "file"})
-    assert build_run(c2, environ=env).mqtt_password == "s3cret"
-    assert build_run(c2, environ={}).mqtt_password == "file"
-    assert build_run(c, environ={}).mqtt_password is None
-    no_user = with_values(c, {"sinks.mqtt.username": None})
+    m = c.section("sinks.mqtt")
+    assert mqtt_password(m, env) == "s3cret"
+    m2 = with_values(c, {"sinks.mqtt.password": "file"}).section("sinks.mqtt")
+    assert mqtt_password(m2, env) == "s3cret"
+    assert mqtt_password(m2, {}) == "file"
+    assert mqtt_password(m, {}) is None
+    no_user = with_values(c, {"sinks.mqtt.username": None}).section("sinks.mqtt")
     with pytest.raises(ConfigError, match=r"^sinks.mqtt.username: required with a password"):
-        build_run(no_user, environ=env)
+        mqtt_password(no_user, env)
 
 
 def test_web_token_from_the_environment() -> None:
     c = with_values(AppConfig.default(), {"model.path": "m.tflite", "preview.mode": "web"})
-    assert build_run(c, environ={"CAMERA_APP_WEB_TOKEN": "s3cret"}).web_token == "s3cret"
-    c2 = with_values(c, {"preview.token": "file"})
-    assert build_run(c2, environ={"CAMERA_APP_WEB_TOKEN": "s3cret"}).web_token == "s3cret"
-    assert build_run(c2, environ={}).web_token == "file"
-    assert build_run(c, environ={}).web_token is None
+    p = c.section("preview")
+    assert web_token(p, {"CAMERA_APP_WEB_TOKEN": "s3cret"}) == "s3cret"
+    p2 = with_values(c, {"preview.token": "file"}).section("preview")
+    assert web_token(p2, {"CAMERA_APP_WEB_TOKEN": "s3cret"}) == "s3cret"
+    assert web_token(p2, {}) == "file"
+    assert web_token(p, {}) is None
 
 
 # -- check-config ------------------------------------------------------------
@@ -438,14 +454,21 @@ def test_example_config_validates(tmp_path: Path, model_file: Path) -> None:
     labels.write_text("person\n")
     local = with_values(config, {"model.path": str(model_file), "model.labels": str(labels)})
     check_files(local)
-    assert build_run(local, environ={}).live
+    assert pacing(local) is Pacing.LIVE
 
 
 def _leaf_keys(cls: Any = AppConfig, path: str = "") -> dict[str, set[str]]:
+    """Every documented key by section: the core sections and every component's."""
     out: dict[str, set[str]] = {}
     hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
+        if f.name == "components" and cls is AppConfig:
+            for c in COMPONENTS:
+                tp = c.config_type
+                if getattr(tp, "__origin__", None) is tuple:
+                    tp = tp.__args__[0]
+                out.update(_leaf_keys(tp, c.section))
+        elif dataclasses.is_dataclass(hints[f.name]):
             out.update(_leaf_keys(hints[f.name], f"{path}.{f.name}" if path else f.name))
         else:
             out.setdefault(path, set()).add(f.name)
@@ -456,7 +479,7 @@ def test_example_config_documents_every_key() -> None:
     found: dict[str, set[str]] = {}
     section = ""
     for line in EXAMPLE.read_text().splitlines():
-        if m := re.match(r"^\[([\w.]+)\]$", line):
+        if m := re.match(r"^#? ?\[\[?([\w.]+)\]\]?$", line):
             section = m.group(1)
         elif m := re.match(r"^#? ?(\w+) = ", line):
             found.setdefault(section, set()).add(m.group(1))
@@ -464,9 +487,12 @@ def test_example_config_documents_every_key() -> None:
 
 
 def test_every_field_has_help_and_toml_defaults_round_trip() -> None:
+    components = {c.section: c.config_type for c in COMPONENTS}
     for section, keys in _leaf_keys().items():
-        cls: Any = AppConfig
-        for name in filter(None, section.split(".")):
+        cls: Any = components.get(section, AppConfig)
+        if getattr(cls, "__origin__", None) is tuple:
+            cls = cls.__args__[0]
+        for name in filter(None, section.split(".") if section not in components else ()):
             cls = get_type_hints(cls)[name]
         for key in keys:
             assert cls.__dataclass_fields__[key].metadata.get("help"), f"{section}.{key}"
@@ -519,7 +545,7 @@ def test_class_names_filter_a_real_model(models_dir: Path, images_dir: Path) -> 
             "detect.threshold": 0.4,
         },
     )
-    full = Model(build_run(c, environ={}).model)
+    full = Model(model_options(c))
     assert full.labels is not None
     everything = full.infer_image(image).detections
     kite = full.labels.class_id_of("kite")
@@ -527,8 +553,7 @@ def test_class_names_filter_a_real_model(models_dir: Path, images_dir: Path) -> 
     kites = int((everything.class_id == kite).sum())
     assert 0 < kites < len(everything)  # persons too (fixtures README: 5 and 5)
 
-    settings = build_run(with_values(c, {"detect.classes": ("Kite",)}), environ={})
-    model = Model(settings.model)
+    model = Model(model_options(with_values(c, {"detect.classes": ("Kite",)})))
     assert model.decode_options.classes == (kite,)
     only = model.infer_image(image).detections
     assert len(only) == kites
@@ -545,7 +570,7 @@ def test_class_names_filter_a_real_model(models_dir: Path, images_dir: Path) -> 
     ],
 )
 def test_make_source_wraps_live_sources(spec: str, enabled: bool, wrapped: bool) -> None:
-    from camera_app.commands.settings import make_source
+    from camera_app.app import make_source
     from camera_app.sources.reconnect import ReconnectingSource
 
     c = with_values(
@@ -558,7 +583,7 @@ def test_make_source_wraps_live_sources(spec: str, enabled: bool, wrapped: bool)
             "reconnect.stall_timeout_s": 3.0,
         },
     )
-    src = make_source(build_run(c, environ={}), lores_size_wh=(320, 240))
+    src = make_source(c, lores_size_wh=(320, 240))
     assert isinstance(src, ReconnectingSource) is wrapped
     if isinstance(src, ReconnectingSource):
         assert (src.backoff.max_s, src.stall_timeout_s, src.name) == (7.0, 3.0, spec)
@@ -566,11 +591,11 @@ def test_make_source_wraps_live_sources(spec: str, enabled: bool, wrapped: bool)
 
 
 def test_make_source_keeps_files_unwrapped(videos_dir: Path) -> None:
-    from camera_app.commands.settings import make_source
+    from camera_app.app import make_source
     from camera_app.sources.reconnect import ReconnectingSource
     from camera_app.sources.video import VideoFileSource
 
     spec = str(videos_dir / "bottle-detection.mp4")
     c = with_values(AppConfig.default(), {"model.path": "m.tflite", "source.spec": spec})
-    src = make_source(build_run(c, environ={}))
+    src = make_source(c)
     assert isinstance(src, VideoFileSource) and not isinstance(src, ReconnectingSource)

@@ -17,7 +17,7 @@ import pytest
 from camera_app.errors import SinkError, SourceError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions, Prepared
-from camera_app.pipeline import HandOff, Pipeline, PipelineOptions, Stopped
+from camera_app.pipeline import HandOff, Pacing, Pipeline, PipelineOptions, Stopped
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
 from camera_app.sinks.jsonl import JsonlSink
@@ -243,7 +243,9 @@ def test_preprocessing_on_either_thread_gives_the_same_results(
             self.prepared_ms.append(result.timings.preprocess_ms)
 
     sink = Keep()
-    options = PipelineOptions(every_frame=True, max_frames=60, preprocess_on_capture=on_capture)
+    options = PipelineOptions(
+        pacing=Pacing.EVERY_FRAME, max_frames=60, preprocess_on_capture=on_capture
+    )
     source = open_source(str(videos_dir / "one-by-one-person-detection.mp4"))
     Pipeline(source, ssd, [sink], options).run()
     assert sink.ids == list(range(60))
@@ -351,7 +353,9 @@ def test_capture_and_sinks_yield_the_cpu_to_inference(ssd: Model) -> None:
             super().handle(result)
 
     base, interval = _nice(), sys.getswitchinterval()
-    pipeline = Pipeline(Source(5), ssd, [Sink()], PipelineOptions(every_frame=True, worker_nice=3))
+    pipeline = Pipeline(
+        Source(5), ssd, [Sink()], PipelineOptions(pacing=Pacing.EVERY_FRAME, worker_nice=3)
+    )
     pipeline.on_first_result = lambda r: seen["inference"].add(_nice())
     pipeline.run()
     assert seen == {
@@ -369,7 +373,7 @@ def test_capture_and_sinks_yield_the_cpu_to_inference(ssd: Model) -> None:
 def test_preprocessing_moves_to_capture_only_when_a_core_is_free(
     ssd: Model, monkeypatch: pytest.MonkeyPatch, threads: int | None, cores: int, on_capture: bool
 ) -> None:
-    import camera_app.pipeline as pipeline_module
+    import camera_app.pipeline.core as pipeline_module
 
     monkeypatch.setattr(pipeline_module, "default_threads", lambda: cores)
 

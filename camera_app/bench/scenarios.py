@@ -25,7 +25,7 @@ from camera_app.bench.naive import open_video, run_bare, run_naive, warm_up
 from camera_app.bench.sinks import build_sinks
 from camera_app.errors import SourceError
 from camera_app.inference.model import Model, ModelOptions
-from camera_app.pipeline import Pipeline, PipelineOptions
+from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sources.video import VideoFileSource
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def run_pipeline_mode(
         model,
         sinkset.sinks,
         PipelineOptions(
-            every_frame=not realtime,
+            pacing=Pacing.REALTIME if realtime else Pacing.EVERY_FRAME,
             max_frames=frames,
             queue_size=opts.queue_size,
             worker_nice=opts.worker_nice,

@@ -12,7 +12,10 @@ from typing import Any
 from camera_app.bench import report
 from camera_app.bench.scenarios import MODES, BenchOptions, run_bench
 from camera_app.bench.sinks import parse_sinks
-from camera_app.cli import _number, _positive_float, _positive_int, add_model_args
+from camera_app.commands.args import add_config_arg, add_model_args
+from camera_app.commands.args import number as _number
+from camera_app.commands.args import positive_float as _positive_float
+from camera_app.commands.args import positive_int as _positive_int
 from camera_app.commands.common import model_options
 from camera_app.errors import UsageError
 from camera_app.inference.runtime import default_threads
@@ -48,6 +51,7 @@ def register(sub: Any) -> None:
         "the pipeline",
     )
     p.add_argument("--source", help="a video file (every mode reads the same frames)")
+    add_config_arg(p)
     add_model_args(p, model_positional=False)
     p.add_argument(
         "--sinks",

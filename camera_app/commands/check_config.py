@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from camera_app.commands.settings import summary
+from camera_app.app import summary
 from camera_app.config import load_config
 
 

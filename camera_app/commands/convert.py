@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from camera_app.cli import _positive_int, print_json
+from camera_app.commands.args import positive_int as _positive_int
+from camera_app.commands.args import print_json
 from camera_app.convert.options import IO_DTYPES, QUANTIZE_MODES, ConvertOptions, Normalisation
 
 NORMALISATIONS = Normalisation.PRESETS

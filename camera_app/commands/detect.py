@@ -8,7 +8,7 @@ from typing import Any
 
 import cv2
 
-from camera_app.cli import add_model_args, print_json
+from camera_app.commands.args import add_config_arg, add_model_args, print_json
 from camera_app.commands.common import load
 from camera_app.errors import ImageError, UsageError
 from camera_app.sinks.overlay import draw_result
@@ -16,6 +16,7 @@ from camera_app.sinks.overlay import draw_result
 
 def register(sub: Any) -> None:
     p = sub.add_parser("detect", help="run a model on image files")
+    add_config_arg(p)
     add_model_args(p, model_positional=True)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from camera_app.cli import add_model_args, print_json
+from camera_app.commands.args import add_model_args, print_json
 from camera_app.commands.common import load
 from camera_app.inference.decoders import FAMILIES
 

@@ -1,7 +1,7 @@
 """``camera-app run``: the pipeline from a source to sinks until stopped.
 
 Settings come from ``--config FILE`` (validated before anything starts) and
-the flags, which override the file.
+the flags, which override the file; :mod:`camera_app.app` builds the run.
 """
 
 from __future__ import annotations
@@ -13,24 +13,13 @@ import threading
 import time
 from typing import Any
 
-from camera_app.cli import add_model_args
-from camera_app.commands.settings import (
-    RunSettings,
-    build_run,
-    build_sinks,
-    make_source,
-    run_config,
-)
+from camera_app.app import build_run, config_from_args
+from camera_app.commands.args import add_component_flags, add_config_arg, add_model_args
+from camera_app.config import AppConfig
 from camera_app.errors import UsageError
-from camera_app.inference.model import Model
 from camera_app.logs import StatusReporter, setup_logging
 from camera_app.pipeline import Pipeline
 from camera_app.service import Notifier, Watchdog, install_signal_handlers
-from camera_app.sinks.base import Sink
-from camera_app.sinks.overlay import Annotator
-from camera_app.sources import source_kind
-from camera_app.sources.base import Source
-from camera_app.sources.reconnect import ReconnectingSource
 from camera_app.stats import PipelineStats, status_line, summary_text
 
 log = logging.getLogger(__name__)
@@ -38,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="capture, infer and output until stopped")
-    p.add_argument("--config", metavar="FILE", help="a camera-app.toml; flags override it")
+    add_config_arg(p)
     p.add_argument(
         "--source",
         default=None,
@@ -66,103 +55,31 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.add_argument(
-        "--jsonl", metavar="PATH|-", help="write detections as JSON Lines (- for stdout)"
-    )
-    p.add_argument(
-        "--record", metavar="PATH", help="record the annotated stream (.mp4, .avi, .mkv)"
-    )
-    p.add_argument(
-        "--mqtt",
-        metavar="HOST[:PORT]",
-        help="publish detections and object counts to this MQTT broker (see [sinks.mqtt])",
-    )
-    p.add_argument(
-        "--preview",
-        choices=["none", "window", "web"],
-        default=None,
-        help="a desktop window (VNC) or a web page with the live annotated stream",
-    )
-    p.add_argument("--web-host", default=None, help="web preview address (default 127.0.0.1)")
-    p.add_argument("--web-port", type=int, default=None, help="web preview port (default 8080)")
-    p.add_argument(
-        "--insecure-no-auth",
-        action="store_true",
-        help="serve the web preview on a non-local address without a token",
-    )
-    p.add_argument(
         "--overlay-width",
         type=int,
         default=None,
         metavar="PX",
         help="draw, record and preview at most this wide (1080p on a Pi: 1280)",
     )
+    add_component_flags(p)
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
-
-
-def _lores_size(model: Model) -> tuple[int, int]:
-    """picamera2's lores stream at about the model's input size (even, aligned)."""
-    w, h = model.info.input_size_wh
-    return (max(64, (w + 15) // 16 * 16), max(64, (h + 1) // 2 * 2))
-
-
-def preview_sinks(s: RunSettings, annotator: Annotator, insecure_no_auth: bool) -> list[Sink]:
-    mode = s.preview.mode
-    if mode == "window":
-        from camera_app.sinks.window import WindowPreviewSink
-
-        return [WindowPreviewSink(annotator=annotator)]
-    if mode == "web":
-        from camera_app.sinks.web import WebPreviewSink
-
-        return [
-            WebPreviewSink(
-                host=s.preview.web_host,
-                port=s.preview.web_port,
-                token=s.web_token,
-                insecure_no_auth=s.preview.insecure_no_auth or insecure_no_auth,
-                annotator=annotator,
-                max_clients=s.preview.max_clients,
-            )
-        ]
-    return []
 
 
 def run(args: argparse.Namespace) -> int:
     if args.config is None and not args.model:
         raise UsageError("run: --model is required (a .tflite file), or --config FILE")
-    s = build_run(run_config(args))
+    config: AppConfig = config_from_args(args)
     if not (args.log_level or args.debug or args.quiet):
-        setup_logging(s.logging.level)
-    annotator = Annotator(hud=s.overlay.hud, max_width=s.overlay.max_width)
-    sinks = build_sinks(s, annotator) + preview_sinks(s, annotator, args.insecure_no_auth)
-    stats = PipelineStats()
-    source: Source | None = None
-    try:
-        if source_kind(s.source_spec) != "picamera2":
-            # Open files, devices and streams first: a bad source fails
-            # fast, before the model is loaded.
-            source = make_source(s, None, stats)
-            source.start()
-        model = Model(s.model)
-        if source is None:  # picamera2 sizes its lores stream for the model
-            source = make_source(s, _lores_size(model), stats)
-        pipeline = Pipeline(source, model, sinks, s.pipeline, stats)
-    except BaseException:
-        for sink in sinks:  # the pipeline never ran: it would have closed them
-            sink.close()
-        if source is not None:
-            source.stop()
-        raise
-    if isinstance(source, ReconnectingSource):
-        source.bind(on_event=pipeline.emit)
-    run_pipeline(pipeline, s)
+        setup_logging(config.logging.level)
+    r = build_run(config, insecure_no_auth=args.insecure_no_auth)
+    run_pipeline(r.pipeline, config)
     if not args.quiet:
-        print(summary_text(stats.snapshot()), file=sys.stderr)
+        print(summary_text(r.stats.snapshot()), file=sys.stderr)
     return 0
 
 
-def run_pipeline(pipeline: Pipeline, settings: RunSettings | None = None) -> PipelineStats:
+def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> PipelineStats:
     """Run with signal handling, the systemd protocol and periodic status logs.
 
     READY=1 after the first processed frame; WATCHDOG=1 only while frames
@@ -170,7 +87,7 @@ def run_pipeline(pipeline: Pipeline, settings: RunSettings | None = None) -> Pip
     when shutting down. Outside systemd (no NOTIFY_SOCKET) these are no-ops.
     """
     stats = pipeline.stats
-    service = settings.service if settings is not None else None
+    service = config.service if config is not None else None
     notifier = Notifier.from_env() if service is None or service.notify else Notifier(None)
     watchdog = Watchdog(
         notifier,
@@ -178,7 +95,7 @@ def run_pipeline(pipeline: Pipeline, settings: RunSettings | None = None) -> Pip
         interval_s=None if service is None or service.watchdog else 1e9,
         status=lambda: status_line(stats.snapshot()),
     )
-    reporter = StatusReporter(stats, settings.logging.status_interval_s if settings else 0.0)
+    reporter = StatusReporter(stats, config.logging.status_interval_s if config else 0.0)
     stopping_sent = False
 
     def tick() -> None:

@@ -10,14 +10,20 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from camera_app.components import Flag
 from camera_app.errors import SinkError
 from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
 from camera_app.stats import PipelineStats
+from camera_app.validation import opt
+
+if TYPE_CHECKING:
+    from camera_app.components import BuildContext
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,37 @@ def check_output_path(path: Path, what: str) -> None:
         raise SinkError(f"{what} {path}: is a directory; expected a file path")
     if not parent.is_dir():
         raise SinkError(f"{what} {path}: folder {parent} does not exist")
+
+
+@dataclass(frozen=True, slots=True)
+class JsonlConfig:
+    """[sinks.jsonl] detections as JSON Lines."""
+
+    path: str | None = opt(None, 'output file, or "-" for stdout')
+    enabled: bool = opt(True, "set false to keep the path but write nothing")
+    events: bool = opt(False, "also log source_down/source_up events")
+
+
+CONFIG = JsonlConfig
+FLAGS = (
+    Flag(
+        "--jsonl",
+        "path",
+        "write detections as JSON Lines (- for stdout)",
+        metavar="PATH|-",
+        implies={"enabled": True},
+    ),
+)
+
+
+def build(config: JsonlConfig, ctx: BuildContext) -> JsonlSink | None:
+    if not (config.enabled and config.path):
+        return None
+    return JsonlSink(config.path, events=config.events)
+
+
+def describe(config: JsonlConfig) -> str | None:
+    return f"jsonl {config.path}" if config.enabled and config.path else None
 
 
 class JsonlSink(BaseSink):

@@ -42,15 +42,21 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from camera_app.components import Flag
 from camera_app.errors import ConfigError, SinkError
 from camera_app.events import Event, SourceEvent
+from camera_app.hostport import parse_host_port, show_host_port, valid_host
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
 from camera_app.stats import PipelineStats
-from camera_app.validation import show
+from camera_app.validation import check_file, opt, show
+
+if TYPE_CHECKING:
+    from camera_app.components import BuildContext
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
@@ -64,20 +70,105 @@ RECONNECT_MAX_DELAY_S = 30
 CONNECT_TIMEOUT_S = 5.0
 
 
+MQTT_PASSWORD_ENV = "CAMERA_APP_MQTT_PASSWORD"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """[sinks.mqtt] detections and state to an MQTT broker (Home Assistant...)."""
+
+    host: str | None = opt(None, "broker host name or address; absent: no MQTT")
+    port: int | None = opt(None, "broker port; absent: 1883, or 8883 with tls", ge=1, le=65535)
+    topic_prefix: str = opt("camera_app", "topic root, one per camera (camera_app/garage)")
+    client_id: str | None = opt(None, "client id; absent: camera-app-<hostname>-<prefix hash>")
+    username: str | None = opt(None, "user name for the broker")
+    password: str | None = opt(None, f"password (or env {MQTT_PASSWORD_ENV})")
+    tls: bool = opt(False, "connect with TLS")
+    ca_file: str | None = opt(None, "CA certificates (PEM) for tls; absent: the system's")
+    qos: int = opt(0, "QoS of every message: 0 or 1", ge=0, le=1)
+    max_rate_hz: float = opt(
+        2.0, "detections messages per second at most; 0: every processed frame", ge=0, le=1000
+    )
+    keepalive_s: int = opt(
+        30, "ping interval; a lost connection shows offline after 1.5x this", ge=5, le=3600
+    )
+
+    def validate(self) -> None:
+        check_settings(self.host, self.topic_prefix, self.client_id)
+        if self.ca_file is not None and not self.tls:
+            raise ConfigError("sinks.mqtt.ca_file: needs sinks.mqtt.tls = true")
+        if self.password is not None and self.username is None:
+            raise ConfigError("sinks.mqtt.password: needs sinks.mqtt.username")
+
+
+def _host_port_flag(text: str) -> dict[str, Any]:
+    parsed = parse_host_port(text)
+    if parsed is None:
+        raise ValueError("HOST or HOST:PORT with a port from 1 to 65535")
+    return {"host": parsed[0], "port": parsed[1]}
+
+
+CONFIG = MqttConfig
+FLAGS = (
+    Flag(
+        "--mqtt",
+        None,
+        "publish detections and object counts to this MQTT broker (see [sinks.mqtt])",
+        metavar="HOST[:PORT]",
+        apply=_host_port_flag,
+    ),
+)
+
+
+def build(config: MqttConfig, ctx: BuildContext) -> MqttSink | None:
+    if not config.host:
+        return None
+    password = mqtt_password(config, ctx.environ)
+    return MqttSink(
+        config.host,
+        port=config.port,
+        topic_prefix=config.topic_prefix,
+        client_id=config.client_id,
+        username=config.username,
+        password=password,
+        tls=config.tls,
+        ca_file=config.ca_file,
+        qos=config.qos,
+        max_rate_hz=config.max_rate_hz,
+        keepalive_s=config.keepalive_s,
+    )
+
+
+def mqtt_password(config: MqttConfig, environ: Mapping[str, str]) -> str | None:
+    """The environment wins over the file (a password never has to be in it)."""
+    password = environ.get(MQTT_PASSWORD_ENV) or config.password or None
+    if password and config.username is None:
+        raise ConfigError(
+            f"sinks.mqtt.username: required with a password ({MQTT_PASSWORD_ENV} is set)"
+        )
+    return password
+
+
+def describe(config: MqttConfig) -> str | None:
+    if not config.host:
+        return None
+    where = show_host_port(config.host, config.port or default_port(config.tls))
+    return f"mqtt {where} {config.topic_prefix}/"
+
+
+def check_files(config: MqttConfig) -> None:
+    if config.host and config.ca_file is not None:
+        check_file("sinks.mqtt.ca_file", config.ca_file)
+
+
 def default_port(tls: bool) -> int:
     return DEFAULT_TLS_PORT if tls else DEFAULT_PORT
 
 
 def check_settings(host: str | None, topic_prefix: str, client_id: str | None) -> None:
     """The checks types and bounds cannot express; errors name the config key."""
-    if host is not None:
-        bad = not host or any(c.isspace() or c in "/?#@" for c in host)
-        try:
-            host.strip("[]").encode("idna")
-        except UnicodeError:
-            bad = True
-        if bad:
-            raise ConfigError(f"sinks.mqtt.host: expected a host name or address, got {show(host)}")
+    if host is not None and not valid_host(host):
+        raise ConfigError(f"sinks.mqtt.host: expected a host name or address, got {show(host)}")
     if (
         not topic_prefix
         or any(c in topic_prefix for c in "+#\0")

@@ -28,20 +28,54 @@ up to a second. An ``.mp4`` gets one frame per result at the source's rate
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from camera_app.components import Flag
 from camera_app.errors import SinkError
 from camera_app.results import FrameResult
 from camera_app.sinks.jsonl import check_output_path
 from camera_app.sinks.overlay import AnnotatingSink, Annotator
+from camera_app.validation import opt
+
+if TYPE_CHECKING:
+    from camera_app.components import BuildContext
 
 log = logging.getLogger(__name__)
 
 FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 DEFAULT_JPEG_QUALITY = 80
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """[sinks.record] the annotated video."""
+
+    path: str | None = opt(None, "output .mp4, .avi or .mkv")
+    fps: float | None = opt(None, "frame rate written; absent: the source's", gt=0, le=1000)
+    jpeg_quality: int = opt(DEFAULT_JPEG_QUALITY, "Motion JPEG (.avi, .mkv) quality", ge=1, le=100)
+
+
+CONFIG = RecordConfig
+FLAGS = (
+    Flag("--record", "path", "record the annotated stream (.mp4, .avi, .mkv)", metavar="PATH"),
+)
+
+
+def build(config: RecordConfig, ctx: BuildContext) -> RecordSink | None:
+    if not config.path:
+        return None
+    return RecordSink(
+        config.path, ctx.shared_annotator(), fps=config.fps, jpeg_quality=config.jpeg_quality
+    )
+
+
+def describe(config: RecordConfig) -> str | None:
+    return f"record {config.path}" if config.path else None
 
 
 class RecordSink(AnnotatingSink):

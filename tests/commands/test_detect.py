@@ -191,7 +191,7 @@ ERROR_CASES = [
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "TMP/not_an_image.jpg"], "cannot be read", 1),
     (["MODELS/" + SSD, "/nonexistent/photo.jpg"], "image not found", 1),
     (["MODELS/" + SSD, "IMAGES"], "not a file", 1),
-    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--family", "nosuch"], "unknown model family", None),
+    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--family", "nosuch"], "--family: expected one of", 2),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--family", "classification"], "not a classifier", None),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/latin1.txt"], "not UTF-8", 1),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/dup_ids.txt"], "line 3", 1),

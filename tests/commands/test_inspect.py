@@ -148,7 +148,7 @@ def test_inspect_text(capsys: pytest.CaptureFixture[str], models_dir: Path) -> N
         (["/nonexistent/model.tflite"], "model file not found", 1),
         (["MODELS"], "not a file", 1),
         (["MODELS/coco_labels.txt"], "not a TFLite model", 1),
-        (["MODELS/" + SSD, "--family", "nosuch"], "unknown model family 'nosuch'", None),
+        (["MODELS/" + SSD, "--family", "nosuch"], "--family: expected one of", 2),
         (["MODELS/" + SSD, "--labels", "/nonexistent/labels.txt"], "labels file not found", 1),
         (["MODELS/" + SSD, "--threads", "0"], "--threads", 2),
         ([], "required", 2),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -21,8 +22,9 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
+from camera_app.app import build_sinks, with_values
 from camera_app.cli import main
-from camera_app.commands.settings import MQTT_PASSWORD_ENV, build_run, build_sinks, with_values
+from camera_app.components import BuildContext
 from camera_app.config import AppConfig
 from camera_app.errors import ConfigError, SinkError
 from camera_app.events import SourceEvent
@@ -31,7 +33,7 @@ from camera_app.inference.model import load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import Detections, FrameResult
 from camera_app.sinks.jsonl import JsonlSink
-from camera_app.sinks.mqtt import MAX_IN_FLIGHT, MqttSink, label_level
+from camera_app.sinks.mqtt import MAX_IN_FLIGHT, MQTT_PASSWORD_ENV, MqttSink, label_level
 from camera_app.sources import SourceOptions, open_source
 from camera_app.stats import PipelineStats
 
@@ -581,8 +583,7 @@ def test_password_from_the_environment_wins(
             "sinks.mqtt.password": "wrong-in-the-file",
         },
     )
-    settings = build_run(config)
-    (sink,) = build_sinks(settings)
+    (sink,) = build_sinks(BuildContext(config, PipelineStats(), os.environ))
     assert isinstance(sink, MqttSink)
     try:
         bound(sink)

@@ -16,7 +16,7 @@ from camera_app.errors import SourceError
 from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions
-from camera_app.pipeline import Pipeline, PipelineOptions
+from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sources.base import BaseSource
 from camera_app.sources.reconnect import Backoff, ReconnectingSource
@@ -280,7 +280,7 @@ def test_end_to_end_through_the_pipeline(models_dir: Path, tmp_path: Path) -> No
         src,
         model,
         [JsonlSink(str(out), events=True)],
-        PipelineOptions(every_frame=True, max_frames=20),
+        PipelineOptions(pacing=Pacing.EVERY_FRAME, max_frames=20),
         stats,
     )
     src.bind(on_event=pipeline.emit)

@@ -1,6 +1,15 @@
 """Threads, bounded hand-offs, lifecycle.
 
     capture thread --[HandOff]--> inference thread --[HandOff per sink]--> sink threads
+      (gate: infer or not)          (model, then analysis processors)
+
+The capture thread asks the gate (``FrameGate``: motion, detect rate) whether
+a frame is worth inferring; a frame that is not skips preprocessing and
+inference but still reaches the sinks (``FrameResult.inferred`` False,
+carrying the last tracked objects), so previews and recordings keep the
+source's rate. Inferred results go through the analysis processors (filters,
+tracking, zones, lines, events) in order; the events they raise are queued to
+every sink in order with the results and never dropped.
 
 When inference leaves a core free (fewer inference threads than cores), the
 capture thread also preprocesses each frame (``Model.prepare``: resize,
@@ -35,96 +44,52 @@ loop held); on a quiet machine they gained 0.02 x bare at most.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Protocol
 
-from camera_app.errors import CameraAppError, SinkError, SourceError
-from camera_app.events import SourceEvent
+from camera_app.analysis.base import Processor, ProcessorContext
+from camera_app.errors import CameraAppError, SourceError
+from camera_app.events import Event
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
 from camera_app.inference.runtime import default_threads
-from camera_app.results import FrameResult
+from camera_app.pipeline.handoff import POLL_S, HandOff, Stopped
+from camera_app.pipeline.pacing import Pacing
+from camera_app.pipeline.priority import lower_thread_priority
+from camera_app.pipeline.sink_runner import END, SinkRunner
+from camera_app.results import Detections, FrameResult, Motion, Timings
 from camera_app.sinks.base import Sink
 from camera_app.sources.base import Source
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-_END: Any = object()
-POLL_S = 0.1
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    infer: bool
+    reason: str = ""
+    """Why not: ``no_motion``, ``rate``..."""
+    motion: Motion | None = None
 
 
-class Stopped(Exception):
-    """Raised inside a thread when the pipeline is stopping."""
+INFER = GateDecision(True)
 
 
-class HandOff(Generic[T]):
-    """A bounded queue between two threads.
+class FrameGate(Protocol):
+    """Decides on the capture thread whether a frame is inferred (cheap)."""
 
-    ``drop_oldest=True``: ``put`` never blocks; when full the oldest item is
-    dropped and counted. Otherwise ``put`` waits for room, checking ``stop``.
-    """
-
-    def __init__(
-        self,
-        capacity: int,
-        drop_oldest: bool,
-        stop: threading.Event,
-        on_drop: Callable[[int], None] | None = None,
-    ) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
-        self._items: deque[T] = deque()
-        self.capacity = capacity
-        self.drop_oldest = drop_oldest
-        self._stop = stop
-        self._cond = threading.Condition()
-        self._on_drop = on_drop
-
-    def put(self, item: T, force: bool = False) -> None:
-        """Add an item; ``force`` (end markers) never waits and never drops it."""
-        with self._cond:
-            if not force:
-                while len(self._items) >= self.capacity:
-                    if self.drop_oldest:
-                        self._items.popleft()
-                        if self._on_drop:
-                            self._on_drop(1)
-                    else:
-                        if self._stop.is_set():
-                            raise Stopped
-                        self._cond.wait(POLL_S)
-            self._items.append(item)
-            self._cond.notify_all()
-
-    def get(self, timeout_s: float) -> T:
-        """The oldest item; raises ``TimeoutError`` if none within the timeout."""
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while not self._items:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                self._cond.wait(min(left, POLL_S))
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    def __len__(self) -> int:
-        return len(self._items)
+    def check(self, frame: Frame) -> GateDecision: ...
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
-    every_frame: bool | None = None
-    """None: every-frame for files, newest-wins for live sources."""
+    pacing: Pacing | None = None
+    """None: every frame for files, live for cameras and streams."""
     queue_size: int = 2
     sink_queue_size: int = 8
     max_frames: int | None = None
@@ -140,77 +105,13 @@ class PipelineOptions:
     """``sys.setswitchinterval`` while running (None: leave it alone)."""
 
 
-def lower_thread_priority(increment: int) -> bool:
-    """Make the calling thread ``increment`` nicer; False where that is not possible.
-
-    Linux keeps a nice value per thread and never needs a privilege to raise
-    it; elsewhere ``PRIO_PROCESS`` would mean the whole process, so nothing
-    is done."""
-    if increment <= 0 or not sys.platform.startswith("linux"):
-        return False
-    tid = threading.get_native_id()
-    try:
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + increment))
-    except OSError as e:
-        log.debug("cannot lower the priority of thread %s: %s", threading.current_thread().name, e)
-        return False
-    return True
-
-
-class _SinkRunner:
-    def __init__(self, sink: Sink, pipeline: Pipeline, lossless: bool) -> None:
-        self.sink = sink
-        self.name = sink.name
-        self.pipeline = pipeline
-        self.queue: HandOff[Any] = HandOff(
-            pipeline.options.sink_queue_size,
-            drop_oldest=not lossless,
-            stop=pipeline._abort,
-            on_drop=lambda n: pipeline.stats.on_drop(f"sink:{self.name}", n),
-        )
-        self.thread = threading.Thread(target=self._run, name=f"sink:{self.name}", daemon=True)
-        self.closed = threading.Event()
-
-    def _run(self) -> None:
-        stats = self.pipeline.stats
-        lower_thread_priority(self.pipeline.options.worker_nice)
-        try:
-            while True:
-                try:
-                    item = self.queue.get(POLL_S)
-                except TimeoutError:
-                    if self.pipeline._abort.is_set():
-                        break
-                    self.sink.idle()
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, SourceEvent):
-                    self.sink.on_event(item)
-                    continue
-                t0 = time.perf_counter_ns()
-                self.sink.handle(item)
-                stats.on_handled(self.name, (time.perf_counter_ns() - t0) / 1e6)
-        except BaseException as e:
-            self.pipeline._fail(
-                e if isinstance(e, CameraAppError) else SinkError(f"sink {self.name}: {e}"), e
-            )
-        finally:
-            try:
-                self.sink.close()
-            except BaseException as e:
-                self.pipeline._fail(SinkError(f"sink {self.name}: closing failed: {e}"), e)
-            self.closed.set()
-            self.pipeline._done.set()
-
-
 class Pipeline:
-    """Capture -> inference -> sinks, on their own threads.
+    """Capture -> gate -> inference -> analysis -> sinks, on their own threads.
 
-    Build it with a started-or-not source, a loaded model and sinks; ``run()``
-    blocks until the source ends, a limit is reached, ``stop()`` is called
-    (from a signal handler, another thread or a sink) or a thread fails.
+    Build it with a started-or-not source, a loaded model, processors and
+    sinks; ``run()`` blocks until the source ends, a limit is reached,
+    ``stop()`` is called (from a signal handler, another thread or a sink)
+    or a thread fails.
     """
 
     def __init__(
@@ -220,10 +121,14 @@ class Pipeline:
         sinks: Sequence[Sink] = (),
         options: PipelineOptions | None = None,
         stats: PipelineStats | None = None,
+        processors: Sequence[Processor] = (),
+        gate: FrameGate | None = None,
     ) -> None:
         self.source = source
         self.model = model
         self.sinks = list(sinks)
+        self.processors = list(processors)
+        self.gate = gate
         self.options = options or PipelineOptions()
         self.stats = stats or PipelineStats()
         self._stop = threading.Event()  # finish: stop capturing, drain, close
@@ -232,10 +137,14 @@ class Pipeline:
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.every_frame = False
+        self.pacing = Pacing.EVERY_FRAME
         self._frames: HandOff[Any] | None = None
-        self._runners: list[_SinkRunner] = []
+        self._runners: list[SinkRunner] = []
         self.on_first_result: Callable[[FrameResult], None] | None = None
+
+    @property
+    def every_frame(self) -> bool:
+        return self.pacing.lossless
 
     # -- control ---------------------------------------------------------
     def stop(self) -> None:
@@ -268,8 +177,8 @@ class Pipeline:
         threads = self.model.options.num_threads or default_threads()
         return threads < default_threads()
 
-    def emit(self, event: SourceEvent) -> None:
-        """Tell every sink about a source event (camera down/up)."""
+    def emit(self, event: Event) -> None:
+        """Queue an event to every sink, in order with the results, never dropped."""
         for r in self._runners:
             r.queue.put(event, force=True)
 
@@ -279,6 +188,7 @@ class Pipeline:
         limit = self.options.max_frames if self.every_frame else None
         captured = 0
         prepare = self.model.prepare if self.preprocess_on_capture() else None
+        gate = self.gate
         lower_thread_priority(self.options.worker_nice)
         try:
             while not self._stop.is_set():
@@ -287,8 +197,9 @@ class Pipeline:
                     log.info("source ended after %d frames", captured)
                     break
                 self.stats.on_captured(frame.timestamp_ns)
+                decision = INFER if gate is None else gate.check(frame)
                 prepared = None
-                if prepare is not None:
+                if prepare is not None and decision.infer:
                     try:
                         prepared = prepare(frame)
                     except BaseException as e:
@@ -300,7 +211,7 @@ class Pipeline:
                             abort=False,
                         )
                         break
-                self._frames.put((frame, prepared))
+                self._frames.put((frame, prepared, decision))
                 captured += 1
                 if limit is not None and captured >= limit:
                     break
@@ -312,28 +223,71 @@ class Pipeline:
         except BaseException as e:
             self._fail(SourceError(f"capture failed: {e}"), e, abort=False)
         finally:
-            self._frames.put(_END, force=True)
+            self._frames.put(END, force=True)
 
     def _dispatch(self, item: Any) -> None:
         for r in self._runners:
-            r.queue.put(item, force=item is _END)
+            r.queue.put(item, force=item is END)
+
+    def _analyse(self, result: FrameResult) -> FrameResult:
+        for p in self.processors:
+            t0 = time.perf_counter_ns()
+            result = p.process(result)
+            self.stats.on_timing(f"analysis:{p.name}", (time.perf_counter_ns() - t0) / 1e6)
+        return result
+
+    def _pass_through(
+        self, frame: Frame, decision: GateDecision, last: FrameResult | None
+    ) -> FrameResult:
+        """The result of a frame that was not inferred: the last tracked
+        objects (for drawing), no new analysis."""
+        self.stats.on_gated(decision.reason or "gate")
+        now = time.monotonic_ns()
+        if last is None:
+            return FrameResult(
+                frame=frame,
+                family=self.model.family,
+                detections=Detections.empty(),
+                labels=self.model.labels,
+                done_ns=now,
+                inferred=False,
+                motion=decision.motion,
+            )
+        return last.evolve(
+            frame=frame,
+            timings=Timings(),
+            done_ns=now,
+            inferred=False,
+            motion=decision.motion,
+            classes=None,
+            mask=None,
+        )
 
     def _inference_loop(self) -> None:
         assert self._frames is not None
         limit = self.options.max_frames
         first = True
+        last: FrameResult | None = None
         try:
             while not self._abort.is_set():
                 try:
                     item = self._frames.get(POLL_S)
                 except TimeoutError:
                     continue
-                if item is _END:
+                if item is END:
                     break
                 frame: Frame
                 prepared: Prepared | None
-                frame, prepared = item
+                decision: GateDecision
+                frame, prepared, decision = item
+                if not decision.infer:
+                    self._dispatch(self._pass_through(frame, decision, last))
+                    continue
                 result = self.model.infer(frame, prepared)
+                if decision.motion is not None:
+                    result = result.evolve(motion=decision.motion)
+                if self.processors:
+                    result = self._analyse(result)
                 t = result.timings
                 self.stats.on_processed(
                     result.done_ns,
@@ -348,6 +302,7 @@ class Pipeline:
                     first = False
                     self.on_first_result(result)
                 self._dispatch(result)
+                last = result
                 if limit is not None and self.stats.processed >= limit:
                     self._stop.set()
                     break
@@ -358,8 +313,18 @@ class Pipeline:
                 e if isinstance(e, CameraAppError) else RuntimeError(f"inference failed: {e!r}"), e
             )
         finally:
-            self._dispatch(_END)
+            self._close_processors()
+            self._dispatch(END)
             self._done.set()
+
+    def _close_processors(self) -> None:
+        """Every processor closes once, after the last frame; the events
+        stage ends its open events here, before the sinks see the end."""
+        for p in self.processors:
+            try:
+                p.close()
+            except BaseException as e:
+                self._fail(RuntimeError(f"analysis {p.name}: closing failed: {e!r}"), e)
 
     # -- lifecycle -------------------------------------------------------
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
@@ -373,16 +338,14 @@ class Pipeline:
                 for sink in self.sinks:  # never started: close what the caller gave us
                     sink.close()
                 raise
-        self.every_frame = (
-            (not info.live) if self.options.every_frame is None else self.options.every_frame
-        )
-        live_drops = not self.every_frame
+        self.pacing = self.options.pacing or Pacing.decide(info.live, None)
         self.stats.source = {
             "name": info.name,
             "kind": info.kind,
             "size_wh": list(info.size_wh),
             "fps": info.fps,
             "live": info.live,
+            "pacing": self.pacing.value,
         }
         self.stats.model = {
             "path": self.model.info.path,
@@ -404,15 +367,18 @@ class Pipeline:
         )
         self._frames = HandOff(
             self.options.queue_size,
-            drop_oldest=live_drops,
+            drop_oldest=not self.every_frame,
             stop=self._abort,
             on_drop=lambda n: self.stats.on_drop("capture_queue", n),
         )
+        context = ProcessorContext(emit=self.emit, stats=self.stats, every_frame=self.every_frame)
         try:
             for sink in self.sinks:
                 sink.bind(self.stats, self.stop)  # may open files, start servers
                 lossless = self.every_frame and getattr(sink, "lossless", True)
-                self._runners.append(_SinkRunner(sink, self, lossless))
+                self._runners.append(SinkRunner(sink, self, lossless))
+            for p in self.processors:
+                p.bind(context)
         except BaseException:
             for sink in self.sinks:
                 sink.close()
@@ -456,7 +422,7 @@ class Pipeline:
         if any(t.is_alive() for t in self._threads[-2:]):
             self._abort.set()
         for r in self._runners:
-            r.queue.put(_END, force=True)
+            r.queue.put(END, force=True)
         for r in self._runners:
             if not r.closed.wait(max(0.2, t_end + 0.4 - time.monotonic())):
                 self._abort.set()

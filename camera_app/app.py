@@ -1,0 +1,318 @@
+"""The composition root: config (plus command-line flags) to a run's objects.
+
+``camera-app run`` calls, in order::
+
+    config = config_from_args(args)          # file + flags, validated, files checked
+    run = build_run(config)                  # source first (fails fast), model,
+                                             # processors, sinks, the pipeline
+    run.pipeline.run(...)
+
+Components (sinks, analysis processors) are looked up in
+:mod:`camera_app.components`; this module knows none of them by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, get_type_hints
+
+from camera_app.analysis.base import Processor
+from camera_app.commands.args import CORE_FLAGS
+from camera_app.components import PROCESSORS, SINKS, BuildContext, Component, Flag
+from camera_app.config import AppConfig, check_files, load_config
+from camera_app.errors import ConfigError, UsageError
+from camera_app.inference.model import Model, ModelOptions, delegates_from
+from camera_app.inference.preprocess import PreprocessOptions
+from camera_app.inference.types import DecodeOptions
+from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
+from camera_app.sinks.base import Sink
+from camera_app.sources import SourceOptions, open_source, source_kind
+from camera_app.sources.base import Source
+from camera_app.sources.reconnect import ReconnectingSource
+from camera_app.stats import PipelineStats
+from camera_app.validation import Mismatch, convert, describe
+
+LIVE_KINDS = frozenset({"picamera2", "v4l2", "stream"})
+
+
+# -- config from the command line ------------------------------------------
+def _leaf(cls: Any, key: str) -> tuple[Any, dict[str, Any]]:
+    """Type hint and metadata of a dotted key below dataclass ``cls``."""
+    *parents, last = key.split(".")
+    for name in parents:
+        cls = get_type_hints(cls)[name]
+    f = cls.__dataclass_fields__[last]
+    return get_type_hints(cls)[last], dict(f.metadata)
+
+
+def _convert(cls: Any, key: str, value: Any, flag: str) -> Any:
+    tp, meta = _leaf(cls, key)
+    raw = list(value) if isinstance(value, list | tuple) else value
+    try:
+        return convert(raw, tp, meta)
+    except Mismatch:
+        raise UsageError(f"{flag}: expected {describe(tp, meta)}, got {value!r}") from None
+
+
+def with_values(config: AppConfig, overrides: Mapping[str, Any]) -> AppConfig:
+    """``config`` with dotted keys replaced (``{"model.threads": 2}``,
+    ``{"sinks.jsonl.path": "x"}``), unvalidated."""
+    for key, value in overrides.items():
+        section = next(
+            (
+                s
+                for s in sorted(config.components, key=len, reverse=True)
+                if key.startswith(s + ".")
+            ),
+            None,
+        )
+        if section is not None:
+            sub = key[len(section) + 1 :]
+            config = config.with_section(section, replace(config.section(section), **{sub: value}))
+            continue
+        *parents, last = key.split(".")
+        chain: list[Any] = [config]
+        for name in parents:
+            chain.append(getattr(chain[-1], name))
+        new: Any = replace(chain[-1], **{last: value})
+        for obj, name in zip(reversed(chain[:-1]), reversed(parents), strict=True):
+            new = replace(obj, **{name: new})
+        config = new
+    return config
+
+
+def _component_overrides(c: Component, f: Flag, value: Any) -> dict[str, Any]:
+    cls = c.config_type
+    if f.apply is not None:
+        try:
+            keys = dict(f.apply(value))
+        except ValueError as e:
+            raise UsageError(f"{f.flag}: expected {e}, got {value!r}") from None
+    else:
+        assert f.key is not None
+        keys = {f.key: _convert(cls, f.key, value, f.flag)}
+    keys.update(f.implies)
+    return {f"{c.section}.{k}": v for k, v in keys.items()}
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config keys the user set on the command line, validated like the file."""
+    out: dict[str, Any] = {}
+    for dest, (key, flag) in CORE_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None or value is False or value == []:
+            continue
+        out[key] = _convert(AppConfig, key, value, flag)
+    every_frame = getattr(args, "every_frame", None)
+    if every_frame is not None:
+        out["source.mode"] = "every-frame" if every_frame else "realtime"
+    if getattr(args, "log_level", None) is None:
+        if getattr(args, "debug", False):
+            out["logging.level"] = "debug"
+        elif getattr(args, "quiet", False):
+            out["logging.level"] = "warning"
+    for c in SINKS + PROCESSORS:
+        for f in c.flags:
+            value = getattr(args, f.dest, None)
+            if value is None or value is False:
+                continue
+            out.update(_component_overrides(c, f, value))
+    return out
+
+
+def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
+    """``--config FILE`` (or the defaults) merged with the flags the user gave,
+    validated again, then checked against the filesystem; errors name the
+    file and the key."""
+    path = getattr(args, "config", None)
+    config = load_config(path, files=False) if path else AppConfig.default()
+    config = with_values(config, cli_overrides(args))
+    try:
+        for c in SINKS + PROCESSORS:  # flags went around the sections' validate()
+            check = getattr(config.section(c.section), "validate", None)
+            if callable(check):
+                try:
+                    check()
+                except ConfigError as e:
+                    raise ConfigError(f"{c.section}.{e}") from None
+        if files:
+            check_files(config)
+    except ConfigError as e:
+        if path:
+            raise ConfigError(f"config {path}: {e}") from e
+        raise
+    return config
+
+
+# -- the objects -------------------------------------------------------------
+def model_options(config: AppConfig) -> ModelOptions:
+    """The one place a config becomes :class:`ModelOptions` (run, detect, bench)."""
+    m, d, p = config.model, config.detect, config.model.preprocess
+    if m.path is None:
+        raise ConfigError("model.path: required (a .tflite file)")
+    return ModelOptions(
+        path=m.path,
+        labels=m.labels,
+        label_offset=m.label_offset,
+        family=m.family,
+        num_threads=m.threads,
+        delegates=delegates_from(m.delegates),
+        decode=DecodeOptions(
+            max_detections=d.max_detections,
+            class_agnostic_nms=d.class_agnostic_nms,
+            top_k=d.top_k,
+            box_format=d.box_format,
+        ),
+        classes=d.classes,
+        threshold=d.threshold,
+        iou_threshold=d.iou_threshold,
+        preprocess=PreprocessOptions(
+            color=p.color,
+            resize=p.resize,
+            pad_value=p.pad_value,
+            mean=p.mean,
+            std=p.std,
+            interpolation=p.interpolation,
+        ),
+    )
+
+
+def pacing(config: AppConfig) -> Pacing:
+    live = source_kind(config.source.spec) in LIVE_KINDS
+    return Pacing.decide(live, config.source.mode)
+
+
+def pipeline_options(config: AppConfig) -> PipelineOptions:
+    pl = config.pipeline
+    return PipelineOptions(
+        pacing=pacing(config),
+        queue_size=pl.queue_size,
+        sink_queue_size=pl.sink_queue_size,
+        max_frames=pl.max_frames,
+        duration_s=pl.duration_s,
+        read_timeout_s=config.source.read_timeout_s,
+        worker_nice=pl.worker_nice,
+    )
+
+
+def make_source(
+    config: AppConfig,
+    lores_size_wh: tuple[int, int] | None = None,
+    stats: PipelineStats | None = None,
+) -> Source:
+    """The source; live ones wrapped in a :class:`ReconnectingSource` when
+    ``reconnect.enabled`` (call ``source.bind(on_event=pipeline.emit)``)."""
+    s = config.source
+    p = pacing(config)
+    options = SourceOptions(
+        mode="realtime" if p is Pacing.REALTIME else "every-frame",
+        loop=s.loop,
+        size_wh=s.size_wh,
+        fps=s.fps,
+        lores_size_wh=s.lores_size_wh or lores_size_wh,
+        timeout_s=s.read_timeout_s,
+    )
+    spec, r = s.spec, config.reconnect
+    if not (p is Pacing.LIVE and r.enabled):
+        return open_source(spec, options)
+    return ReconnectingSource(
+        lambda: open_source(spec, options),
+        name=spec,
+        stall_timeout_s=r.stall_timeout_s,
+        initial_delay_s=r.initial_delay_s,
+        max_delay_s=r.max_delay_s,
+        stats=stats,
+    )
+
+
+def lores_size(model: Model) -> tuple[int, int]:
+    """picamera2's lores stream at about the model's input size (even, aligned)."""
+    w, h = model.info.input_size_wh
+    return (max(64, (w + 15) // 16 * 16), max(64, (h + 1) // 2 * 2))
+
+
+def build_sinks(ctx: BuildContext) -> list[Sink]:
+    """Every sink the config turns on, in registry order."""
+    sinks: list[Sink] = []
+    try:
+        for c in SINKS:
+            sink = c.build(ctx.section(c.section), ctx)
+            if sink is not None:
+                sinks.append(sink)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def build_processors(ctx: BuildContext) -> list[Processor]:
+    """The analysis stages the config turns on, in registry order."""
+    out: list[Processor] = []
+    for c in PROCESSORS:
+        p = c.build(ctx.section(c.section), ctx)
+        if p is not None:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Run:
+    """Everything one run is made of; :meth:`close` releases what was built
+    when the pipeline never runs (it closes them itself otherwise)."""
+
+    config: AppConfig
+    stats: PipelineStats
+    pipeline: Pipeline
+    sinks: list[Sink] = field(default_factory=list)
+
+
+def build_run(
+    config: AppConfig,
+    environ: Mapping[str, str] | None = None,
+    insecure_no_auth: bool = False,
+) -> Run:
+    """Source (opened first, so a bad one fails before the model loads), model,
+    processors, sinks and the pipeline joining them."""
+    stats = PipelineStats()
+    ctx = BuildContext(
+        config=config,
+        stats=stats,
+        environ=os.environ if environ is None else environ,
+        insecure_no_auth=insecure_no_auth,
+    )
+    sinks = build_sinks(ctx)
+    source: Source | None = None
+    try:
+        if source_kind(config.source.spec) != "picamera2":
+            source = make_source(config, None, stats)
+            source.start()
+        model = Model(model_options(config))
+        ctx.model = model
+        if source is None:  # picamera2 sizes its lores stream for the model
+            source = make_source(config, lores_size(model), stats)
+        processors = build_processors(ctx)
+        pipeline = Pipeline(
+            source, model, sinks, pipeline_options(config), stats, processors=processors
+        )
+    except BaseException:
+        for sink in sinks:  # the pipeline never ran: it would have closed them
+            sink.close()
+        if source is not None:
+            source.stop()
+        raise
+    if isinstance(source, ReconnectingSource):
+        source.bind(on_event=pipeline.emit)
+    return Run(config, stats, pipeline, sinks)
+
+
+def summary(config: AppConfig) -> str:
+    """One line for ``check-config``: what a run with this config would do."""
+    outs = [d for c in SINKS if (d := c.describe(config.section(c.section)))]
+    return (
+        f"source {config.source.spec} ({source_kind(config.source.spec)}), "
+        f"model {config.model.path}, outputs: {', '.join(outs) or 'none'}"
+    )

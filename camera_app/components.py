@@ -1,0 +1,133 @@
+"""Components by name: sinks and analysis processors, each owning its config.
+
+A component is one module that defines, beside its class (Frigate's pattern):
+
+* ``CONFIG``: its config section's type, a frozen dataclass written with
+  :func:`camera_app.validation.opt` (or ``tuple[DC, ...]`` for an array of
+  tables such as ``[[zones]]``);
+* ``build(config, ctx) -> Sink | Processor | None``: the object a run uses,
+  or None when the section leaves it off;
+* optionally ``FLAGS``: the ``camera-app run`` flags that set keys of its
+  section, ``describe(config) -> str | None`` for ``check-config``'s
+  summary, and ``check_files(config)`` for checks that need the filesystem.
+
+Adding a sink is its module plus one line in :data:`SINKS`; the config
+loader, the ``run`` flags and ``check-config`` find it here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from camera_app.config import AppConfig
+    from camera_app.inference.model import Model
+    from camera_app.sinks.overlay import Annotator
+    from camera_app.stats import PipelineStats
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A ``camera-app run`` flag that sets a key of a component's section."""
+
+    flag: str
+    key: str | None
+    """Key in the section; None when ``apply`` sets several."""
+    help: str
+    metavar: str | None = None
+    store_true: bool = False
+    choices: tuple[str, ...] | None = None
+    apply: Callable[[str], Mapping[str, Any]] | None = None
+    """Turns the flag's text into section keys (``--mqtt host:port``)."""
+    implies: Mapping[str, Any] = field(default_factory=dict)
+    """More keys set whenever the flag is given (``enabled = true``)."""
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    section: str
+    """Where its config lives in the TOML file (``sinks.jsonl``, ``zones``)."""
+    module: str
+    kind: Literal["sink", "processor"]
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    @property
+    def config_type(self) -> Any:
+        return self.load().CONFIG
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        return tuple(getattr(self.load(), "FLAGS", ()))
+
+    def default_config(self) -> Any:
+        tp = self.config_type
+        return () if getattr(tp, "__origin__", None) is tuple else tp()
+
+    def build(self, config: Any, ctx: BuildContext) -> Any:
+        return self.load().build(config, ctx)
+
+    def describe(self, config: Any) -> str | None:
+        fn = getattr(self.load(), "describe", None)
+        return fn(config) if fn is not None else None
+
+    def check_files(self, config: Any) -> None:
+        fn = getattr(self.load(), "check_files", None)
+        if fn is not None:
+            fn(config)
+
+
+SINKS: tuple[Component, ...] = (
+    Component("sinks.jsonl", "camera_app.sinks.jsonl", "sink"),
+    Component("sinks.record", "camera_app.sinks.record", "sink"),
+    Component("sinks.mqtt", "camera_app.sinks.mqtt", "sink"),
+    Component("preview", "camera_app.sinks.preview", "sink"),
+)
+"""Results consumers; each runs on its own thread."""
+
+PROCESSORS: tuple[Component, ...] = ()
+"""Analysis stages, run in this order on every inferred frame."""
+
+COMPONENTS: tuple[Component, ...] = SINKS + PROCESSORS
+
+
+def component(section: str) -> Component:
+    for c in COMPONENTS:
+        if c.section == section:
+            return c
+    raise KeyError(section)
+
+
+@dataclass(slots=True)
+class BuildContext:
+    """What components are built with: the whole config and the run's shared objects."""
+
+    config: AppConfig
+    stats: PipelineStats
+    environ: Mapping[str, str]
+    model: Model | None = None
+    annotator: Annotator | None = None
+    """Shared by every sink that draws, so each frame is drawn once."""
+    http: Any = None
+    """The run's HTTP server, when there is one (``camera_app.http``)."""
+    insecure_no_auth: bool = False
+
+    def section(self, name: str) -> Any:
+        return self.config.section(name)
+
+    def shared_annotator(self) -> Annotator:
+        if self.annotator is None:
+            from camera_app.annotators import Annotator
+
+            o = self.config.overlay
+            self.annotator = Annotator(hud=o.hud, max_width=o.max_width)
+        return self.annotator

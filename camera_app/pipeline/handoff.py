@@ -1,0 +1,86 @@
+"""A bounded queue between two threads, and the stop signal workers raise."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+POLL_S = 0.1
+"""How often a waiting worker checks the stop events."""
+
+
+class Stopped(Exception):
+    """Raised inside a thread when the pipeline is stopping."""
+
+
+class HandOff(Generic[T]):
+    """A bounded queue between two threads.
+
+    ``drop_oldest=True``: ``put`` never blocks; when full the oldest item is
+    dropped and counted. Otherwise ``put`` waits for room, checking ``stop``.
+    ``force`` items (end markers, events) never wait and are never dropped:
+    they are rare, so the bound still holds in practice.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        drop_oldest: bool,
+        stop: threading.Event,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self._items: deque[T] = deque()
+        self._forced: set[int] = set()
+        self.capacity = capacity
+        self.drop_oldest = drop_oldest
+        self._stop = stop
+        self._cond = threading.Condition()
+        self._on_drop = on_drop
+
+    def put(self, item: T, force: bool = False) -> None:
+        """Add an item; ``force`` never waits and is never dropped."""
+        with self._cond:
+            if not force:
+                while len(self._items) >= self.capacity:
+                    if self.drop_oldest and self._drop_one():
+                        continue
+                    if self._stop.is_set():
+                        raise Stopped
+                    self._cond.wait(POLL_S)
+            else:
+                self._forced.add(id(item))
+            self._items.append(item)
+            self._cond.notify_all()
+
+    def _drop_one(self) -> bool:
+        """Drop the oldest item that was not forced; False if all were."""
+        for i, item in enumerate(self._items):
+            if id(item) not in self._forced:
+                del self._items[i]
+                if self._on_drop:
+                    self._on_drop(1)
+                return True
+        return False
+
+    def get(self, timeout_s: float) -> T:
+        """The oldest item; raises ``TimeoutError`` if none within the timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not self._items:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self._cond.wait(min(left, POLL_S))
+            item = self._items.popleft()
+            self._forced.discard(id(item))
+            self._cond.notify_all()
+            return item
+
+    def __len__(self) -> int:
+        return len(self._items)
