@@ -183,6 +183,7 @@ class PipelineStats:
     last_processed_ns: int = 0
     last_captured_ns: int = 0
     motion: bool | None = None
+    gated_total: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -202,6 +203,15 @@ class PipelineStats:
         """A captured frame was checked and deliberately not inferred."""
         with self._lock:
             self.gated[reason] += 1
+            self.gated_total += 1
+
+    @property
+    def frames_through(self) -> int:
+        """Frames that went all the way through the inference stage, inferred
+        or deliberately not (a still scene the motion gate skipped): the
+        liveness the watchdog and health checks read. It stops when the
+        camera stalls or the interpreter hangs, not when a scene is still."""
+        return self.processed + self.gated_total
 
     def on_drop(self, stage: str, n: int = 1) -> None:
         with self._lock:

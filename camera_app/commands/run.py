@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
 def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> PipelineStats:
     """Run with signal handling, the systemd protocol and periodic status logs.
 
-    READY=1 after the first processed frame; WATCHDOG=1 only while frames
-    keep flowing through inference; STATUS= with FPS and drops; STOPPING=1
+    READY=1 after the first frame through the pipeline; WATCHDOG=1 only while
+    frames keep flowing through the inference stage, inferred or deliberately
+    skipped by the motion gate (a still scene is healthy; a stalled camera or
+    a hung interpreter is not); STATUS= with FPS and drops; STOPPING=1
     when shutting down. Outside systemd (no NOTIFY_SOCKET) these are no-ops.
     """
     stats = pipeline.stats
@@ -91,7 +93,7 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
     notifier = Notifier.from_env() if service is None or service.notify else Notifier(None)
     watchdog = Watchdog(
         notifier,
-        progress=lambda: stats.processed,
+        progress=lambda: stats.frames_through,
         interval_s=None if service is None or service.watchdog else 1e9,
         status=lambda: status_line(stats.snapshot()),
     )
@@ -101,7 +103,7 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
     def tick() -> None:
         nonlocal stopping_sent
         now = time.monotonic()
-        if stats.processed and not watchdog.is_ready:
+        if stats.frames_through and not watchdog.is_ready:
             watchdog.first_frame()
         if pipeline.stopping and not stopping_sent:
             stopping_sent = True

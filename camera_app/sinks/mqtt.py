@@ -500,15 +500,15 @@ class MqttSink(BaseSink):
     # -- paho callbacks (paho's network thread) -----------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            with self._cond:
-                self.connect_failures += 1
-                self._cond.notify_all()
             hint = (
                 " (check sinks.mqtt.username and the password)"
                 if "password" in str(reason).lower() or "authori" in str(reason).lower()
                 else ""
             )
             self._report(f"refused the connection: {reason}{hint}; retrying", logging.ERROR)
+            with self._cond:  # after the report, as in _on_connect_fail
+                self.connect_failures += 1
+                self._cond.notify_all()
             return
         with self._cond:
             self._connected = True
@@ -530,14 +530,15 @@ class MqttSink(BaseSink):
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho calls this from inside its `except OSError:` clause, so the
-        # exception being handled is the reason.
-        with self._cond:
-            self.connect_failures += 1
-            self._cond.notify_all()
+        # exception being handled is the reason. Reported before it is
+        # counted: whoever waits for the count sees the report too.
         self._report(
             f"cannot connect ({_describe_os_error(sys.exception())}); retrying in the background",
             logging.WARNING,
         )
+        with self._cond:
+            self.connect_failures += 1
+            self._cond.notify_all()
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any

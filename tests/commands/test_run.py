@@ -21,7 +21,7 @@ from camera_app.cli import main
 from camera_app.commands.run import run_pipeline
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions
-from camera_app.pipeline import Pipeline
+from camera_app.pipeline import FrameGate, GateDecision, Pipeline
 from camera_app.sources.base import BaseSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,9 +203,19 @@ class StallingSource(BaseSource):
         return Frame(img, self._take_id(), time.monotonic_ns(), self.info)
 
 
+class SkipEverything:
+    """A gate that infers nothing (a still scene under motion gating)."""
+
+    def check(self, frame: Frame) -> GateDecision:
+        return GateDecision(False, "no_motion")
+
+
+@pytest.mark.parametrize("gate", [None, SkipEverything()], ids=["inferred", "gated"])
 def test_notify_protocol_and_watchdog_stops_on_stall(
-    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch, gate: FrameGate | None
 ) -> None:
+    """The watchdog is fed while frames flow through the inference stage,
+    inferred or not, and starves when capture stalls."""
     sock_path = tmp_path / "notify.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(str(sock_path))
@@ -217,7 +227,7 @@ def test_notify_protocol_and_watchdog_stops_on_stall(
         ModelOptions(str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"), num_threads=1)
     )
     source = StallingSource(60)
-    pipeline = Pipeline(source, model, [])
+    pipeline = Pipeline(source, model, [], gate=gate)
     messages: list[tuple[float, str]] = []
     watchdog_after_stall: list[str] = []
 
@@ -253,3 +263,8 @@ def test_notify_protocol_and_watchdog_stops_on_stall(
     assert any("STATUS=" in m and "fps" in m for m in texts)
     assert "STOPPING=1" in texts[-1]
     assert watchdog_after_stall == []
+    snap = pipeline.stats.snapshot()
+    if gate is None:
+        assert snap.processed >= 30 and snap.gated_total == 0
+    else:
+        assert snap.processed == 0 and snap.gated == {"no_motion": snap.captured}
