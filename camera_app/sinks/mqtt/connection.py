@@ -1,0 +1,420 @@
+"""One MQTT connection: retained state kept in sync, lossy messages, bounded.
+
+:class:`MqttConnection` wraps paho's client. What the broker should hold
+retained is kept here (``retain``) and republished on every (re)connection;
+other messages (``publish``) are sent only while connected and not
+backlogged, never queued. At most ``MAX_IN_FLIGHT`` messages wait in paho's
+buffers, so a stalled broker costs bounded memory. A broker that is down at
+start is not an error: paho retries in the background with a capped
+back-off, and each distinct problem (refused, unknown host, bad credentials)
+is logged once, naming the broker.
+
+``probe`` topics are read once per connection (the retained values an earlier
+run left, e.g. object counts to reset) and unsubscribed after SUBACK;
+``follow`` topics stay subscribed (Home Assistant's birth message).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from camera_app.errors import SinkError
+
+log = logging.getLogger(__name__)
+paho_log = logging.getLogger(f"{__name__}.paho")
+
+DEFAULT_PORT = 1883
+DEFAULT_TLS_PORT = 8883
+MAX_IN_FLIGHT = 64
+"""Messages handed to paho and not yet written (QoS 0) or acknowledged (QoS 1)."""
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+CONNECT_TIMEOUT_S = 5.0
+
+Handler = Callable[[str, bytes, bool], None]
+"""(topic, payload, retained) from paho's network thread; must not block."""
+
+
+def default_port(tls: bool) -> int:
+    return DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+
+
+def default_client_id(topic_prefix: str) -> str:
+    """Stable across restarts (a restarted app takes over its old session),
+    distinct per host and prefix."""
+    return f"camera-app-{socket.gethostname()}-{zlib.crc32(topic_prefix.encode()):08x}"
+
+
+def _describe_os_error(e: BaseException | None) -> str:
+    if isinstance(e, socket.gaierror):
+        return f"host name not found: {e.strerror}"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(e, TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(e, ssl.SSLError):
+        return f"TLS: {getattr(e, 'verify_message', None) or e.reason or e}"
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    return str(e) if e is not None else "connection failed"
+
+
+def _done(info: Any) -> bool:
+    """A publish paho no longer holds: written (QoS 0), acknowledged (QoS 1) or failed."""
+    try:
+        return bool(info.is_published())
+    except (RuntimeError, ValueError):
+        return True
+
+
+class MqttConnection:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        *,
+        will_topic: str,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
+        qos: int = 0,
+        keepalive_s: int = 30,
+        close_timeout_s: float = 2.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self.qos = qos
+        self.keepalive_s = keepalive_s
+        self.close_timeout_s = close_timeout_s
+        self.will_topic = will_topic
+        self.connect_failures = 0
+        """Connection attempts that failed or were refused (tests, tools)."""
+        self.on_connected: Callable[[bool], None] | None = None
+        """Called (paho's thread) after each connection, with True on a reconnection."""
+
+        # Two locks, always taken in this order: _io serialises publishing
+        # (held across paho calls, so the retained state reaches the broker in
+        # the order it changed); _cond guards the state below and is never
+        # held across a paho call, since paho calls back into it while
+        # holding its own locks.
+        self._io = threading.Lock()
+        self._in_flight: deque[Any] = deque()  # guarded by _io
+        self._cond = threading.Condition()
+        self._connected = False
+        self._generation = 0
+        """Counts connections: what was sent on an earlier one is not on the broker."""
+        self._started = False
+        self._closing = False
+        self._problem: str | None = None
+        self._desired: dict[str, str | bytes] = {will_topic: "online"}
+        """Retained topic -> payload as it should be on the broker."""
+        self._sent: dict[str, str | bytes] = {}
+        """What this connection has published of ``_desired``."""
+        self._ever_connected = False
+        self._socket_error: str | None = None
+        self._probes: dict[str, Handler] = {}
+        self._follows: dict[str, Handler] = {}
+        self._probing = 0
+        """Probe subscriptions not yet unsubscribed on this connection."""
+        self._client = self._make_client(username, password, tls, ca_file)
+
+    @property
+    def where(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def _make_client(
+        self, username: str | None, password: str | None, tls: bool, ca_file: str | None
+    ) -> Any:
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError as e:
+            raise SinkError(
+                f"MQTT output needs the paho-mqtt package: pip install paho-mqtt ({e})"
+            ) from e
+        self._mqtt = mqtt
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        client.suppress_exceptions = True  # a failing callback is logged, paho's thread lives on
+        client.on_log = self._on_log
+        client.will_set(self.will_topic, "offline", qos=self.qos, retain=True)
+        if username is not None:
+            client.username_pw_set(username, password)
+        if tls:
+            try:
+                client.tls_set(ca_certs=ca_file)
+            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+                why = getattr(e, "strerror", None) or str(e)
+                raise SinkError(
+                    f"MQTT: TLS CA file {ca_file or '(system default)'} cannot be loaded ({why})"
+                ) from e
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        client.max_queued_messages_set(MAX_IN_FLIGHT * 2)
+        client.connect_timeout = CONNECT_TIMEOUT_S
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
+        return client
+
+    # -- what the owner calls ------------------------------------------------
+    def probe(self, pattern: str, handler: Handler) -> None:
+        """Read ``pattern``'s retained values once per connection (before start)."""
+        self._probes[pattern] = handler
+
+    def follow(self, topic: str, handler: Handler) -> None:
+        """Stay subscribed to ``topic`` (before start)."""
+        self._follows[topic] = handler
+
+    def start(self) -> None:
+        """Connect in the background (idempotent)."""
+        with self._cond:
+            if self._started or self._closing:
+                return
+            self._started = True
+        self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+        self._client.loop_start()
+
+    def retain(self, values: Mapping[str, str | bytes]) -> None:
+        """Set retained topics (an empty payload deletes one) and sync them."""
+        with self._io:
+            with self._cond:
+                self._desired.update(values)
+            self._sync()
+
+    def retained(self, topic: str) -> str | bytes | None:
+        with self._cond:
+            return self._desired.get(topic)
+
+    def resend(self, prefix: str) -> None:
+        """Publish the retained topics under ``prefix`` again (Home Assistant
+        restarted and asks for its discovery configs)."""
+        with self._io:
+            with self._cond:
+                for topic in [t for t in self._sent if t.startswith(prefix)]:
+                    del self._sent[topic]
+            self._sync()
+
+    def publish(self, topic: str, payload: str | bytes) -> bool:
+        """Send one message now if connected and not backlogged; never queued."""
+        with self._io:
+            with self._cond:
+                if not self._connected or self._closing:
+                    return False
+            if self._backlogged():
+                return False
+            return self._publish(topic, payload, retain=False)
+
+    def sync(self) -> None:
+        with self._io:
+            self._sync()
+
+    @property
+    def connected(self) -> bool:
+        with self._cond:
+            return self._connected
+
+    @property
+    def in_flight(self) -> int:
+        """Messages paho still holds (bounded by MAX_IN_FLIGHT)."""
+        with self._io:
+            self._backlogged()
+            return len(self._in_flight)
+
+    def wait_connected(self, timeout_s: float, connected: bool = True) -> bool:
+        """Wait until the connection is (or is not) up (tests, tools)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._connected is connected, timeout_s)
+
+    def wait_connect_failures(self, n: int, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self.connect_failures >= n, timeout_s)
+
+    def close(self) -> None:
+        """Publish "offline", disconnect and stop paho's thread, all within
+        ``close_timeout_s`` (a stalled broker is left behind, not waited for)."""
+        deadline = time.monotonic() + self.close_timeout_s
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            # paho closes the socket right after sending DISCONNECT: data from
+            # the broker still unread then turns the close into a reset, and
+            # the broker drops what we sent last (then fires the Last Will).
+            # Nothing comes unasked once the probe subscriptions are gone.
+            self._cond.wait_for(lambda: self._probing == 0, self.close_timeout_s * 0.25)
+            started, connected = self._started, self._connected
+            self._desired[self.will_topic] = "offline"
+            self._cond.notify_all()
+        if not started:
+            return
+        info = None
+        if connected:
+            with self._io:
+                if self._follows:
+                    self._client.unsubscribe(list(self._follows))
+                info = self._client.publish(self.will_topic, "offline", self.qos, True)
+        if info is not None and info.rc == self._mqtt.MQTT_ERR_SUCCESS:
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()) * 0.6)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        # loop_stop() joins paho's thread without a timeout, and that thread
+        # may be inside a connect attempt (up to CONNECT_TIMEOUT_S) or stuck
+        # on a broker that stopped reading; bound it.
+        stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-stop", daemon=True)
+        stopper.start()
+        stopper.join(max(0.1, deadline - time.monotonic()))
+        if stopper.is_alive():
+            log.warning(
+                "MQTT: network thread for %s still busy after %.1f s; leaving it",
+                self.where,
+                self.close_timeout_s,
+            )
+
+    # -- internals -------------------------------------------------------------
+    def _backlogged(self) -> bool:
+        """(_io held.)"""
+        while self._in_flight and _done(self._in_flight[0]):
+            self._in_flight.popleft()
+        return len(self._in_flight) >= MAX_IN_FLIGHT
+
+    def _publish(self, topic: str, payload: str | bytes, retain: bool) -> bool:
+        """(_io held.)"""
+        info = self._client.publish(topic, payload, self.qos, retain)
+        if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
+            return False
+        self._in_flight.append(info)
+        return True
+
+    def _sync(self) -> None:
+        """Publish the retained state the broker does not have yet (_io held)."""
+        with self._cond:
+            if not self._connected or self._closing:
+                return
+            generation = self._generation
+            todo = [(t, p) for t, p in self._desired.items() if self._sent.get(t) != p]
+        for topic, payload in todo:
+            if self._backlogged() or not self._publish(topic, payload, retain=True):
+                return  # still differs: retried on the next frame or idle tick
+            with self._cond:
+                if self._generation != generation:
+                    return  # reconnected meanwhile: on_connect republishes everything
+                self._sent[topic] = payload
+
+    def _report(self, problem: str, level: int) -> None:
+        """Log each distinct connection problem once (paho retries quietly)."""
+        with self._cond:
+            repeated, self._problem = problem == self._problem, problem
+        if repeated:
+            log.debug("MQTT broker %s: %s", self.where, problem)
+        else:
+            log.log(level, "MQTT broker %s: %s", self.where, problem)
+
+    # -- paho callbacks (paho's network thread) -----------------------------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            hint = (
+                " (check sinks.mqtt.username and the password)"
+                if "password" in str(reason).lower() or "authori" in str(reason).lower()
+                else ""
+            )
+            self._report(f"refused the connection: {reason}{hint}; retrying", logging.ERROR)
+            with self._cond:  # after the report, as in _on_connect_fail
+                self.connect_failures += 1
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self._connected = True
+            self._generation += 1
+            self._probing = len(self._probes)
+            self._sent.clear()
+            self._problem = None
+            again, self._ever_connected = self._ever_connected, True
+            self._cond.notify_all()
+        with self._io:
+            self._sync()
+        if self._probes:  # one SUBSCRIBE, one SUBACK: then all their retained values came
+            client.subscribe([(p, self.qos) for p in self._probes])
+        if self._follows:
+            client.subscribe([(t, self.qos) for t in self._follows])
+        log.info(
+            "MQTT: %s %s as %s",
+            "reconnected to" if again else "connected to",
+            self.where,
+            self.client_id,
+        )
+        if self.on_connected is not None:
+            self.on_connected(again)
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this from inside its `except OSError:` clause, so the
+        # exception being handled is the reason. Reported before it is
+        # counted: whoever waits for the count sees the report too.
+        self._report(
+            f"cannot connect ({_describe_os_error(sys.exception())}); retrying in the background",
+            logging.WARNING,
+        )
+        with self._cond:
+            self.connect_failures += 1
+            self._cond.notify_all()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        why, self._socket_error = self._socket_error or str(reason), None
+        with self._cond:
+            was, self._connected = self._connected, False
+            self._generation += 1
+            self._probing = 0
+            self._sent.clear()
+            closing = self._closing
+            self._cond.notify_all()
+        if was and not closing:
+            self._report(f"connection lost ({why}); reconnecting", logging.WARNING)
+
+    def _on_log(self, client: Any, userdata: Any, level: int, message: str) -> None:
+        # paho logs "Client is not connected" as an error on every retry.
+        # Socket errors come back as our "connection lost" line; a failing
+        # callback (a bug here) is an error.
+        if level == self._mqtt.MQTT_LOG_ERR and message.startswith("Caught exception"):
+            paho_log.error("MQTT (paho): %s", message)
+            return
+        if level == self._mqtt.MQTT_LOG_ERR and "socket" in message:
+            self._socket_error = message  # no lock: paho may hold its own here
+        paho_log.debug("%s", message)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        # The broker sends the retained values right after SUBACK, before it
+        # reads this: they arrive, and then our own publishes stop echoing back.
+        with self._cond:
+            probing = self._probing > 0
+        if probing:
+            client.unsubscribe(list(self._probes))
+
+    def _on_unsubscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        with self._cond:
+            self._probing = 0
+            self._cond.notify_all()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        mqtt = self._mqtt
+        for table in (self._follows, self._probes):
+            for pattern, handler in table.items():
+                if mqtt.topic_matches_sub(pattern, msg.topic):
+                    handler(msg.topic, bytes(msg.payload), bool(msg.retain))
+                    return
