@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, get_type_hints
 
@@ -24,6 +24,9 @@ from camera_app.commands.args import CORE_FLAGS
 from camera_app.components import PROCESSORS, SINKS, BuildContext, Component, Flag
 from camera_app.config import AppConfig, check_files, load_config
 from camera_app.errors import ConfigError, UsageError
+from camera_app.events import Event
+from camera_app.http.build import build_server
+from camera_app.http.server import HttpServer
 from camera_app.inference.model import Model, ModelOptions, delegates_from
 from camera_app.inference.preprocess import PreprocessOptions
 from camera_app.inference.types import DecodeOptions
@@ -51,10 +54,19 @@ def _leaf(cls: Any, key: str) -> tuple[Any, dict[str, Any]]:
 def _convert(cls: Any, key: str, value: Any, flag: str) -> Any:
     tp, meta = _leaf(cls, key)
     raw = list(value) if isinstance(value, list | tuple) else value
-    try:
-        return convert(raw, tp, meta)
-    except Mismatch:
-        raise UsageError(f"{flag}: expected {describe(tp, meta)}, got {value!r}") from None
+    candidates = [raw]
+    if isinstance(raw, str):  # a flag's text for a numeric key: "8080"
+        for kind in (int, float):
+            try:
+                candidates.append(kind(raw))
+            except ValueError:
+                continue
+    for candidate in candidates:
+        try:
+            return convert(candidate, tp, meta)
+        except Mismatch:
+            continue
+    raise UsageError(f"{flag}: expected {describe(tp, meta)}, got {value!r}")
 
 
 def with_values(config: AppConfig, overrides: Mapping[str, Any]) -> AppConfig:
@@ -131,6 +143,10 @@ def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
     config = load_config(path, files=False) if path else AppConfig.default()
     config = with_values(config, cli_overrides(args))
     try:
+        try:
+            config.http.validate()  # --http went around it too
+        except ConfigError as e:
+            raise ConfigError(f"http.{e}") from None
         for c in SINKS + PROCESSORS:  # flags went around the sections' validate()
             check = getattr(config.section(c.section), "validate", None)
             if callable(check):
@@ -268,6 +284,8 @@ class Run:
     stats: PipelineStats
     pipeline: Pipeline
     sinks: list[Sink] = field(default_factory=list)
+    http: HttpServer | None = None
+    """Bound, not started: the caller starts it and closes it after the run."""
 
 
 def build_run(
@@ -278,13 +296,25 @@ def build_run(
     """Source (opened first, so a bad one fails before the model loads), model,
     processors, sinks and the pipeline joining them."""
     stats = PipelineStats()
-    ctx = BuildContext(
-        config=config,
-        stats=stats,
-        environ=os.environ if environ is None else environ,
-        insecure_no_auth=insecure_no_auth,
+    env = os.environ if environ is None else environ
+    preview = config.section("preview")
+    http = build_server(
+        config.http,
+        stats,
+        env,
+        preview_address=(preview.web_host, preview.web_port) if preview.mode == "web" else None,
+        preview_token=preview.token,
+        insecure_no_auth=preview.insecure_no_auth or insecure_no_auth,
     )
-    sinks = build_sinks(ctx)
+    ctx = BuildContext(
+        config=config, stats=stats, environ=env, http=http, insecure_no_auth=insecure_no_auth
+    )
+    try:
+        sinks = build_sinks(ctx)
+    except BaseException:
+        if http is not None:
+            http.close()
+        raise
     source: Source | None = None
     try:
         if source_kind(config.source.spec) != "picamera2":
@@ -303,10 +333,23 @@ def build_run(
             sink.close()
         if source is not None:
             source.stop()
+        if http is not None:
+            http.close()
         raise
     if isinstance(source, ReconnectingSource):
-        source.bind(on_event=pipeline.emit)
-    return Run(config, stats, pipeline, sinks)
+        source.bind(on_event=_source_events(pipeline, http))
+    return Run(config, stats, pipeline, sinks, http)
+
+
+def _source_events(pipeline: Pipeline, http: HttpServer | None) -> Callable[[Event], None]:
+    """Camera up/down to the sinks, and to /healthz so it can say why."""
+
+    def on_event(event: Event) -> None:
+        if http is not None:
+            http.on_event(event)
+        pipeline.emit(event)
+
+    return on_event
 
 
 def summary(config: AppConfig) -> str:

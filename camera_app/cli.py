@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from camera_app import __version__
-from camera_app.errors import CameraAppError
+from camera_app.errors import EXIT_INTERRUPTED, EXIT_USAGE, CameraAppError
+from camera_app.native import detach_python_stderr
 
 log = logging.getLogger("camera_app")
 
@@ -68,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "quiet", False) and not args.log_level and not args.debug:
             level = "warning"
         setup_logging(level)
+        detach_python_stderr()  # native noise captured around native calls stays out of our logs
         if args.command is None:
             parser.print_help(sys.stderr)
-            return 2
+            return EXIT_USAGE
         handler: Handler = args.handler
         return handler(args)
     except CameraAppError as e:
@@ -79,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"camera-app: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
 

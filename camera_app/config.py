@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from camera_app.components import COMPONENTS
 from camera_app.errors import CameraAppError, ConfigError
+from camera_app.http.config import HttpConfig
 from camera_app.inference.decoders import FAMILIES
 from camera_app.validation import build, check_file, convert_tables, opt, show
 
@@ -161,6 +162,7 @@ class AppConfig:
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     components: Mapping[str, Any] = field(default_factory=lambda: default_components())
     """Section name (``sinks.jsonl``, ``zones``) -> that component's config."""
 

@@ -1,32 +1,86 @@
-"""Exception classes. Every error a user can cause is one of these.
+"""Exception classes, and the one rule for exit codes.
 
-The CLI prints ``str(error)`` as a single line and exits with ``exit_code``;
-anything else is a bug and shows a traceback.
+Every error a user can cause is a :class:`CameraAppError`: the CLI prints
+``camera-app: error: <message>`` as a single line and exits with the
+error's ``exit_code`` (``--debug`` shows the traceback instead). Anything
+else is a bug and shows a traceback.
+
+Exit codes, the same for every command:
+
+``0``
+    Success, or stopped on request: SIGTERM at any moment, SIGINT (Ctrl-C)
+    once the run has started. A service stopped by systemd did not fail.
+``1`` (:data:`EXIT_FAILED`, :class:`RunError` and its subclasses)
+    The run started, then failed: the camera died and reconnecting is off,
+    a video could not be read on, a disk filled up, the model crashed.
+    Retrying the same command may work.
+``2`` (:data:`EXIT_USAGE`, every other :class:`CameraAppError`)
+    camera-app refused to start because what it was given is wrong or
+    unusable: a bad flag or config key, a missing or unreadable file, a
+    file that is not a model (or not an image, or not a video), an
+    unsupported source string, a camera that does not exist
+    (``/dev/video99``), a stream that cannot be opened, an output it cannot
+    create (``--record x.xyz``, a folder that does not exist), a delegate
+    or runtime that is not installed. Fix the command, the configuration
+    or the thing it names, then retry.
+``130`` (:data:`EXIT_INTERRUPTED`)
+    SIGINT (Ctrl-C) during start-up, before the signal handlers are
+    installed (imports, model load): the shell's convention for an
+    interrupted command. Afterwards SIGINT stops the run like SIGTERM: 0.
+
+Library code picks the class by *when* it fails, not by which component:
+``SourceError`` when a source cannot be opened, ``SourceLostError`` when
+one stops delivering during the run; ``SinkError`` when an output cannot
+be opened, ``SinkFailedError`` when writing to it fails later;
+``ModelError`` for a model that cannot be loaded, ``InferenceError`` for
+one that fails while running. Each ``*Failed``/``*Lost`` class is also a
+``RunError`` and still an instance of its component's class, so
+``except SourceError`` catches both.
 """
 
 from __future__ import annotations
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""The run started, then failed."""
+EXIT_USAGE = 2
+"""The input or configuration is wrong: nothing was started."""
+EXIT_INTERRUPTED = 130
+"""SIGINT before the run started (128 + SIGINT)."""
+
 
 class CameraAppError(Exception):
-    """Base class: a problem the user can fix, reported as one line."""
+    """Base class: a problem the user can fix, reported as one line.
 
-    exit_code = 1
+    Exits 2 (:data:`EXIT_USAGE`) unless it is a :class:`RunError`.
+    """
+
+    exit_code = EXIT_USAGE
+
+
+class RunError(CameraAppError):
+    """The run started, then failed (exit 1). Also usable on its own for a
+    run-time failure no more specific class fits."""
+
+    exit_code = EXIT_FAILED
 
 
 class UsageError(CameraAppError):
     """Bad command-line arguments."""
 
-    exit_code = 2
-
 
 class ConfigError(CameraAppError):
     """Invalid configuration; the message names the key path."""
 
-    exit_code = 2
-
 
 class ModelError(CameraAppError):
     """A model file that cannot be loaded, inspected or decoded."""
+
+
+class InferenceError(ModelError, RunError):
+    """A loaded model that failed while running (``invoke`` raised)."""
+
+    exit_code = EXIT_FAILED
 
 
 class LabelsError(CameraAppError):
@@ -42,11 +96,26 @@ class DelegateError(ModelError):
 
 
 class SourceError(CameraAppError):
-    """A capture source that cannot be opened or stopped delivering frames."""
+    """A capture source that cannot be opened (or a bad source string)."""
+
+
+class SourceLostError(SourceError, RunError):
+    """A source that stopped delivering frames during the run (device
+    error, no frame in time, a file that cannot be read on)."""
+
+    exit_code = EXIT_FAILED
 
 
 class SinkError(CameraAppError):
-    """A results consumer that failed (disk full, encoder missing, ...)."""
+    """A results consumer that cannot be opened (bad path, unknown file
+    type, folder missing or read-only, encoder missing)."""
+
+
+class SinkFailedError(SinkError, RunError):
+    """A results consumer that failed during the run (disk full, a write
+    or an encode that failed)."""
+
+    exit_code = EXIT_FAILED
 
 
 class ImageError(CameraAppError):

@@ -195,6 +195,32 @@ class SegmentationMask:
 
 
 @dataclass(frozen=True, slots=True)
+class Embedding:
+    """A feature vector (the ``embedding`` family): float32 (N,), dequantised
+    as the model output it, not normalised. Read-only."""
+
+    vector: np.ndarray
+
+    def __post_init__(self) -> None:
+        v = np.array(self.vector, dtype=np.float32).reshape(-1)  # a copy we own
+        object.__setattr__(self, "vector", _readonly(v))
+
+    def __len__(self) -> int:
+        return len(self.vector)
+
+    @property
+    def l2_norm(self) -> float:
+        return float(np.linalg.norm(self.vector))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": len(self.vector),
+            "l2_norm": round(self.l2_norm, 4),
+            "vector": [round(float(v), 4) for v in self.vector],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Motion:
     """What the motion detector saw on a frame (``[motion]``)."""
 
@@ -238,6 +264,8 @@ class FrameResult:
     """Objects present by zone, then label: ``{"driveway": {"person": 1}}``."""
     line_counts: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
     """Crossings by line, then label, as (in, out) since the start."""
+    embedding: Embedding | None = None
+    """The ``embedding`` family's feature vector."""
 
     def evolve(self, **changes: Any) -> FrameResult:
         """A copy with some fields replaced (``dataclasses.replace``)."""
@@ -261,6 +289,8 @@ class FrameResult:
             out["keypoints"] = out["detections"][0]["keypoints"]
         if self.mask is not None:
             out["mask"] = {"classes_present": self.mask.classes_present()}
+        if self.embedding is not None:
+            out["embedding"] = self.embedding.to_json()
         return out
 
     def to_json_line(self) -> dict[str, Any]:

@@ -599,3 +599,20 @@ def test_make_source_keeps_files_unwrapped(videos_dir: Path) -> None:
     c = with_values(AppConfig.default(), {"model.path": "m.tflite", "source.spec": spec})
     src = make_source(c)
     assert isinstance(src, VideoFileSource) and not isinstance(src, ReconnectingSource)
+
+
+@pytest.mark.parametrize(
+    ("argv", "key", "expected"),
+    [
+        (["--preview", "web", "--web-port", "8081"], "web_port", 8081),
+        (["--web-host", "0.0.0.0"], "web_host", "0.0.0.0"),
+    ],
+)
+def test_component_flags_convert_their_text(argv: list[str], key: str, expected: object) -> None:
+    merged = _merge(AppConfig.default(), _run_args(*argv))
+    assert getattr(merged.section("preview"), key) == expected
+
+
+def test_component_flag_out_of_bounds_names_the_flag() -> None:
+    with pytest.raises(UsageError, match=r"^--web-port: expected an integer from 1 to 65535"):
+        _merge(AppConfig.default(), _run_args("--web-port", "70000"))

@@ -76,6 +76,7 @@ CORE_FLAGS: dict[str, tuple[str, str]] = {
     "duration": ("pipeline.duration_s", "--duration"),
     "overlay_width": ("overlay.max_width", "--overlay-width"),
     "log_level": ("logging.level", "--log-level"),
+    "http": ("http.listen", "--http"),
 }
 
 

@@ -12,6 +12,7 @@ from camera_app.commands.args import add_config_arg, add_model_args, print_json
 from camera_app.commands.common import load
 from camera_app.errors import ImageError, UsageError
 from camera_app.sinks.overlay import draw_result
+from camera_app.sources.images import read_image
 
 
 def register(sub: Any) -> None:
@@ -22,18 +23,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("--annotate", metavar="DIR", help="write each image with overlays into DIR")
     p.set_defaults(handler=run, default_log_level="warning")
-
-
-def read_image(path: str) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise ImageError(
-            f"image not found: {p}" if not p.exists() else f"image path is not a file: {p}"
-        )
-    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageError(f"image {p}: cannot be read (not an image OpenCV can decode)")
-    return image
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,4 +84,8 @@ def _describe(path: str, size_wh: tuple[int, int], result: Any) -> str:
                 str(n or c) for n, c in zip(names, p["mask"]["classes_present"], strict=True)
             )
         )
+    if "embedding" in p:
+        e = p["embedding"]
+        first = ", ".join(f"{v:.3f}" for v in e["vector"][:4])
+        items.append(f"  embedding: {e['size']} values, L2 norm {e['l2_norm']:.3f} ({first}, ...)")
     return "\n".join([head, *(items or ["  nothing above the threshold"])])

@@ -61,6 +61,12 @@ def register(sub: Any) -> None:
         metavar="PX",
         help="draw, record and preview at most this wide (1080p on a Pi: 1280)",
     )
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve /healthz, /metrics and /api/stats here; --preview web joins it ([http] listen)",
+    )
     add_component_flags(p)
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
@@ -73,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(config.logging.level)
     r = build_run(config, insecure_no_auth=args.insecure_no_auth)
-    run_pipeline(r.pipeline, config)
+    try:
+        if r.http is not None:
+            r.http.start()
+        run_pipeline(r.pipeline, config)
+    finally:
+        if r.http is not None:
+            r.http.close()
     if not args.quiet:
         print(summary_text(r.stats.snapshot()), file=sys.stderr)
     return 0

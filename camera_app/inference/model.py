@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from camera_app.buffers import BufferPool
-from camera_app.errors import ModelError
+from camera_app.errors import InferenceError, ModelError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference import decoders
 from camera_app.inference.decoders.classification import ClassificationDecoder
@@ -221,7 +221,10 @@ class Model:
         t1 = time.perf_counter_ns()
         # here, or the copy into the tensor plus the capture thread's time
         preprocess_ms = (t1 - t0) / 1e6 + (prepared.preprocess_ms if prepared else 0.0)
-        self.interpreter.invoke()
+        try:
+            self.interpreter.invoke()
+        except (RuntimeError, ValueError) as e:
+            raise InferenceError(f"{self.info.path}: inference failed: {e}") from e
         t2 = time.perf_counter_ns()
         outputs = [self.interpreter.get_tensor(i) for i in self._output_indices]
         decoded = self.decoder.decode(outputs, transform)
@@ -236,6 +239,7 @@ class Model:
             detections=decoded.detections,
             classes=decoded.classes,
             mask=decoded.mask,
+            embedding=decoded.embedding,
             labels=self.labels,
             timings=timings,
             done_ns=time.monotonic_ns(),

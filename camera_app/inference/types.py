@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from camera_app.results import Classifications, Detections, SegmentationMask
+from camera_app.results import Classifications, Detections, Embedding, SegmentationMask
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,7 @@ class Decoded(NamedTuple):
     detections: Detections
     classes: Classifications | None = None
     mask: SegmentationMask | None = None
+    embedding: Embedding | None = None
 
 
 class Decoder(Protocol):

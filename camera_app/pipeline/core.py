@@ -52,7 +52,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from camera_app.analysis.base import Processor, ProcessorContext
-from camera_app.errors import CameraAppError, SourceError
+from camera_app.errors import (
+    CameraAppError,
+    InferenceError,
+    RunError,
+    SourceError,
+    SourceLostError,
+)
 from camera_app.events import Event
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
@@ -206,7 +212,7 @@ class Pipeline:
                         self._fail(  # the frames already prepared are still inferred
                             e
                             if isinstance(e, CameraAppError)
-                            else RuntimeError(f"preprocessing failed: {e!r}"),
+                            else RunError(f"preprocessing failed: {e!r}"),
                             e,
                             abort=False,
                         )
@@ -221,7 +227,7 @@ class Pipeline:
             if not self._stop.is_set():
                 self._fail(e, abort=False)
         except BaseException as e:
-            self._fail(SourceError(f"capture failed: {e}"), e, abort=False)
+            self._fail(SourceLostError(f"capture failed: {e}"), e, abort=False)
         finally:
             self._frames.put(END, force=True)
 
@@ -310,7 +316,8 @@ class Pipeline:
             pass
         except BaseException as e:
             self._fail(
-                e if isinstance(e, CameraAppError) else RuntimeError(f"inference failed: {e!r}"), e
+                e if isinstance(e, CameraAppError) else InferenceError(f"inference failed: {e!r}"),
+                e,
             )
         finally:
             self._close_processors()
@@ -324,7 +331,7 @@ class Pipeline:
             try:
                 p.close()
             except BaseException as e:
-                self._fail(RuntimeError(f"analysis {p.name}: closing failed: {e!r}"), e)
+                self._fail(RunError(f"analysis {p.name}: closing failed: {e!r}"), e)
 
     # -- lifecycle -------------------------------------------------------
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:

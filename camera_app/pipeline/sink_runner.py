@@ -6,7 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from camera_app.errors import CameraAppError, SinkError
+from camera_app.errors import CameraAppError, SinkFailedError
 from camera_app.events import ObjectEvent, SourceEvent
 from camera_app.pipeline.handoff import POLL_S, HandOff
 from camera_app.pipeline.priority import lower_thread_priority
@@ -56,12 +56,12 @@ class SinkRunner:
                 stats.on_handled(self.name, (time.perf_counter_ns() - t0) / 1e6)
         except BaseException as e:
             pipeline._fail(
-                e if isinstance(e, CameraAppError) else SinkError(f"sink {self.name}: {e}"), e
+                e if isinstance(e, CameraAppError) else SinkFailedError(f"sink {self.name}: {e}"), e
             )
         finally:
             try:
                 self.sink.close()
             except BaseException as e:
-                pipeline._fail(SinkError(f"sink {self.name}: closing failed: {e}"), e)
+                pipeline._fail(SinkFailedError(f"sink {self.name}: closing failed: {e}"), e)
             self.closed.set()
             pipeline._done.set()

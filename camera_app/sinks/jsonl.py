@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from camera_app.components import Flag
-from camera_app.errors import SinkError
+from camera_app.errors import SinkError, SinkFailedError
 from camera_app.events import Event, SourceEvent
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
@@ -103,7 +103,7 @@ class JsonlSink(BaseSink):
             out.write(json.dumps(obj, separators=(",", ":")) + "\n")
             out.flush()
         except OSError as e:
-            raise SinkError(f"detections log {self.path}: write failed ({e.strerror})") from e
+            raise SinkFailedError(f"detections log {self.path}: write failed ({e.strerror})") from e
 
     def handle(self, result: FrameResult) -> None:
         self._write(result.to_json_line())

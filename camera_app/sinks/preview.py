@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Literal
 from camera_app.components import Flag
 from camera_app.errors import ConfigError
 from camera_app.hostport import valid_host
+from camera_app.http.auth import TOKEN_ENV
 from camera_app.sinks.base import Sink
 from camera_app.validation import opt, show
 
 if TYPE_CHECKING:
     from camera_app.components import BuildContext
 
-WEB_TOKEN_ENV = "CAMERA_APP_WEB_TOKEN"
+WEB_TOKEN_ENV = TOKEN_ENV
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,10 @@ def build(config: PreviewConfig, ctx: BuildContext) -> Sink | None:
     if config.mode == "web":
         from camera_app.sinks.web import WebPreviewSink
 
+        if ctx.http is not None:  # the run's server: one port for operations and preview
+            return WebPreviewSink(
+                ctx.http, annotator=ctx.shared_annotator(), max_clients=config.max_clients
+            )
         return WebPreviewSink(
             host=config.web_host,
             port=config.web_port,

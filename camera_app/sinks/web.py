@@ -1,66 +1,42 @@
-"""Web preview: the annotated stream as MJPEG, live stats, metrics, health.
+"""Web preview: the annotated stream as MJPEG, on the run's HTTP server.
 
-A stdlib ``ThreadingHTTPServer`` (light enough for a Pi) serves, GET only:
-``/`` (the page), ``/stream.mjpg``, ``/snapshot.jpg``, ``/api/stats``,
-``/api/detections/latest``, ``/metrics`` (Prometheus) and ``/healthz``.
+The sink adds ``/`` (the page), ``/stream.mjpg``, ``/snapshot.jpg`` and
+``/api/detections/latest`` to an :class:`~camera_app.http.HttpServer`
+(which already serves ``/healthz``, ``/metrics`` and ``/api/stats``, and
+applies the token and ``Host`` rules). Given no server, it makes and owns
+one on ``host:port``, as ``--preview web`` alone always did.
 
 Each result is annotated (with the shared :class:`Annotator`) and JPEG-encoded
 at most once, and only while someone watches: the bytes go to one "latest
 frame" slot and every viewer's thread sends the newest one, so a slow viewer
 skips frames and a stalled one is dropped after ``send_timeout_s``; neither
-ever slows the pipeline. The socket is bound in the constructor, so a busy
-port fails before the pipeline starts.
-
-Access: listening beyond loopback needs a token (config file or
-``CAMERA_APP_WEB_TOKEN``, never the command line) unless
-``insecure_no_auth``. With a token every route but ``/healthz`` needs
-``Authorization: Bearer <token>`` or ``?token=<token>`` (the page passes its
-own on). ``/healthz`` stays open for service monitors; it only says "ok" or
-why not.
+ever slows the pipeline. Viewers are capped by ``max_clients``, apart from
+the server's handler cap.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
-import os
-import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import cv2
 
-from camera_app.errors import ConfigError, SinkError
-from camera_app.events import Event, SourceEvent
+from camera_app.errors import ConfigError, SinkFailedError
+from camera_app.events import Event
+from camera_app.http import HttpLimits, HttpServer, Request
+from camera_app.http.metrics import Family, one
 from camera_app.results import FrameResult
 from camera_app.sinks.overlay import AnnotatingSink, Annotator
-from camera_app.sinks.web_http import BOUNDARY, make_server, render_metrics
+from camera_app.sinks.web_http import BOUNDARY, add_preview_routes
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "CAMERA_APP_WEB_TOKEN"
 SNAPSHOT_WARM_NS = 3_000_000_000
 """After a snapshot request, keep encoding every frame this long (page polls)."""
-
-
-def resolve_token(config_value: str | None) -> str | None:
-    """The access token: ``CAMERA_APP_WEB_TOKEN`` if set, else the config file's."""
-    token = os.environ.get(TOKEN_ENV) or config_value
-    return token or None
-
-
-def is_loopback(host: str) -> bool:
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class WebPreviewSink(AnnotatingSink):
@@ -69,32 +45,32 @@ class WebPreviewSink(AnnotatingSink):
 
     def __init__(
         self,
-        host: str = "127.0.0.1",
-        port: int = 8080,
+        server: HttpServer | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
         token: str | None = None,
         insecure_no_auth: bool = False,
+        limits: HttpLimits | None = None,
         annotator: Annotator | None = None,
         jpeg_quality: int = 80,
         max_clients: int = 4,
         max_fps: float | None = None,
         send_timeout_s: float = 5.0,
-        stale_after_s: float = 5.0,
     ) -> None:
-        if not is_loopback(host) and not token and not insecure_no_auth:
-            raise ConfigError(
-                f"--web-host {host} needs an access token: set web.token in the config file "
-                f"or {TOKEN_ENV}; or pass --insecure-no-auth"
-            )
+        """On ``server``; or, without one, on a server of its own at
+        ``host:port`` (default 127.0.0.1:8080) that it starts and closes."""
         if not 1 <= jpeg_quality <= 100:
-            raise ConfigError(f"web.jpeg_quality must be 1..100, got {jpeg_quality}")
+            raise ConfigError(f"preview.jpeg_quality must be 1..100, got {jpeg_quality}")
         if max_clients < 1:
-            raise ConfigError(f"web.max_clients must be >= 1, got {max_clients}")
+            raise ConfigError(f"preview.max_clients must be >= 1, got {max_clients}")
         if max_fps is not None and not max_fps > 0:
-            raise ConfigError(f"web.max_fps must be > 0, got {max_fps}")
-        self.host, self.token = host, token
+            raise ConfigError(f"preview.max_fps must be > 0, got {max_fps}")
+        if server is not None and (host, port, token, limits) != (None, None, None, None):
+            raise ValueError("host, port, token and limits belong to the HttpServer given")
         self.annotator = annotator or Annotator()
         self.jpeg_quality, self.max_clients, self.max_fps = jpeg_quality, max_clients, max_fps
-        self.send_timeout_s, self.stale_after_s = send_timeout_s, stale_after_s
+        self.send_timeout_s = send_timeout_s
         self.jpeg_encodes = 0
         self.clients_dropped = 0
         self._cond = threading.Condition()  # guards everything below; viewers wait on it
@@ -105,26 +81,38 @@ class WebPreviewSink(AnnotatingSink):
         self._jpeg_seq = -1
         self._last_encode_ns = 0
         self._snapshot_until_ns = 0
-        self._viewers: set[socket.socket] = set()
-        self._source_event: SourceEvent | None = None
+        self._viewers: set[Request] = set()
         self._encode_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        try:
-            self._server = make_server(host.strip("[]"), port, self)
-        except (OSError, OverflowError) as e:  # OverflowError: port out of range
-            why = getattr(e, "strerror", None) or str(e)
-            raise SinkError(f"web preview: cannot listen on {host}:{port} ({why})") from e
-        self.port: int = self._server.server_address[1]
-        if not is_loopback(host) and not token:
-            log.warning("web preview on %s:%d without an access token", host, self.port)
+        self._owns_server = server is None
+        if server is None:
+            server = HttpServer(
+                host or "127.0.0.1",
+                8080 if port is None else port,
+                token=token,
+                insecure_no_auth=insecure_no_auth,
+                limits=limits,
+                name="web preview",
+                origin="--web-host",
+            )
+        self.server = server
+        add_preview_routes(server, self)
+        server.add_metrics(self._metric_families)
+        server.add_stats_fields(self._stats_fields)
 
     def __enter__(self) -> WebPreviewSink:
         return self
 
     @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return self.server.url
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     @property
     def clients(self) -> int:
@@ -134,16 +122,13 @@ class WebPreviewSink(AnnotatingSink):
     # -- pipeline side -----------------------------------------------------
     def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
         super().bind(stats, stop)
+        if self.server.stats is None:
+            self.server.stats = stats
         self.start()
 
     def start(self) -> None:
         """Serve requests (``bind`` does this; idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.2,), name="web-preview", daemon=True
-            )
-            self._thread.start()
-            log.info("web preview at %s", self.url)
+        self.server.start()
 
     def handle(self, result: FrameResult) -> None:
         now = time.monotonic_ns()
@@ -156,12 +141,8 @@ class WebPreviewSink(AnnotatingSink):
             self._encode_latest()
 
     def on_event(self, event: Event) -> None:
-        if not isinstance(event, SourceEvent):
-            return
-        if event.kind in ("source_down", "source_up"):
-            with self._cond:
-                self._source_event = event
-            log.debug("web preview: %s %s", event.kind, event.message)
+        if self._owns_server:  # a shared server hears source events from the run itself
+            self.server.on_event(event)
 
     def close(self) -> None:
         with self._cond:
@@ -170,15 +151,10 @@ class WebPreviewSink(AnnotatingSink):
             self._closing = True
             viewers = list(self._viewers)
             self._cond.notify_all()
-        for sock in viewers:  # unblocks a viewer stuck in send()
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._server.shutdown()  # returns within serve_forever's poll interval
-            self._thread.join(1.0)
-        self._server.server_close()
+        for request in viewers:  # unblocks a viewer stuck in send()
+            request.abort()
+        if self._owns_server:
+            self.server.close()
 
     # -- frames --------------------------------------------------------------
     def _encode_latest(self) -> tuple[bytes, int] | None:
@@ -193,7 +169,7 @@ class WebPreviewSink(AnnotatingSink):
             image = self.annotator.annotate(result)
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             if not ok:
-                raise SinkError("web preview: JPEG encoding failed")
+                raise SinkFailedError("web preview: JPEG encoding failed")
             data = buf.tobytes()
             with self._cond:
                 self.jpeg_encodes += 1
@@ -232,17 +208,17 @@ class WebPreviewSink(AnnotatingSink):
             self._cond.wait_for(lambda: self._closing or self._jpeg_seq != seq, timeout_s)
             return None if self._jpeg is None else (self._jpeg, self._jpeg_seq)
 
-    def add_viewer(self, sock: socket.socket) -> bool:
+    def add_viewer(self, request: Request) -> bool:
         with self._cond:
             if self._closing or len(self._viewers) >= self.max_clients:
                 return False
-            self._viewers.add(sock)
+            self._viewers.add(request)
             self._cond.notify_all()
             return True
 
-    def remove_viewer(self, sock: socket.socket) -> None:
+    def remove_viewer(self, request: Request) -> None:
         with self._cond:
-            self._viewers.discard(sock)
+            self._viewers.discard(request)
             self._cond.notify_all()
 
     def wait_viewers(self, predicate: Callable[[int], bool], timeout_s: float) -> bool:
@@ -251,59 +227,32 @@ class WebPreviewSink(AnnotatingSink):
             return self._cond.wait_for(lambda: predicate(len(self._viewers)), timeout_s)
 
     # -- state for the routes ----------------------------------------------
-    def source_up(self) -> bool:
-        event, stats = self._source_event, self.stats
-        if event is not None and event.kind == "source_down":
-            return False
-        return stats is not None and stats.source_state == "up"
-
-    def health(self) -> str | None:
-        """None when healthy, else why not."""
-        stats = self.stats
-        if stats is None:
-            return "pipeline not started"
-        if not self.source_up():
-            state = stats.source_state if stats.source_state != "up" else "down"
-            event = self._source_event
-            why = event.message if event is not None and event.kind == "source_down" else ""
-            return f"source {state}: {why}" if why else f"source {state}"
-        if not stats.processed:
-            return "no frame processed yet"
-        age_s = (time.monotonic_ns() - stats.last_processed_ns) / 1e9
-        if age_s > self.stale_after_s:
-            return f"no frame processed for {age_s:.1f} s"
-        return None
-
-    def stats_json(self) -> dict[str, Any]:
-        snap = (self.stats or PipelineStats()).snapshot().to_json()
-        health = self.health()
-        snap.update(
-            jpeg_encodes=self.jpeg_encodes,
-            clients=self.clients,
-            clients_dropped=self.clients_dropped,
-            source_up=self.source_up(),
-            health=health or "ok",
-        )
-        return snap
-
-    def metrics_text(self) -> str:
-        return render_metrics(self.stats_json(), self.source_up(), self.clients, self.jpeg_encodes)
-
     def latest_json(self) -> dict[str, Any] | None:
         result = self._result
         return None if result is None else result.to_json_line()
 
-    def host_allowed(self, host_header: str | None) -> bool:
-        """Without a token on loopback, only loopback names in ``Host``: a web
-        page elsewhere cannot read the preview through DNS rebinding."""
-        if self.token or not is_loopback(self.host) or not host_header:
-            return True
-        return is_loopback(urlsplit("//" + host_header).hostname or "")
+    def _stats_fields(self) -> dict[str, Any]:
+        return {
+            "jpeg_encodes": self.jpeg_encodes,
+            "clients": self.clients,
+            "clients_dropped": self.clients_dropped,
+        }
 
-    def authorized(self, header: str | None, query_token: str | None) -> bool:
-        if not self.token:
-            return True
-        expected = self.token.encode()
-        if header and header.startswith("Bearer "):
-            return hmac.compare_digest(header[7:].strip().encode(), expected)
-        return query_token is not None and hmac.compare_digest(query_token.encode(), expected)
+    def _metric_families(self) -> Iterable[Family]:
+        return [
+            Family(
+                "stream_clients", "gauge", "Browsers watching the MJPEG stream.", one(self.clients)
+            ),
+            Family(
+                "stream_clients_dropped_total",
+                "counter",
+                "Stream viewers dropped for not reading.",
+                one(self.clients_dropped),
+            ),
+            Family(
+                "jpeg_encodes_total",
+                "counter",
+                "Preview frames JPEG-encoded.",
+                one(self.jpeg_encodes),
+            ),
+        ]

@@ -3,8 +3,13 @@
 OpenCV's ``read()`` blocks (a V4L2 select or an FFmpeg network read) and
 cameras buffer frames, which adds latency. A grabber thread therefore reads
 continuously and keeps only the newest frame; ``read(timeout_s)`` waits for a
-frame newer than the last one returned, and raises ``SourceError`` when none
-came in time or the device failed. No frame is returned twice.
+frame newer than the last one returned, and raises ``SourceLostError`` when
+none came in time or the device failed. No frame is returned twice.
+
+FFmpeg and OpenCV print their complaints ("Connection refused", "can't be
+used to capture by name") straight to fd 2: opens and reads run inside
+:func:`~camera_app.native.native_output`, so that text goes to the debug log
+and an open's one-line error carries FFmpeg's reason.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camera_app.errors import SourceError
+from camera_app.errors import SourceError, SourceLostError
 from camera_app.frames import Frame, SourceInfo
+from camera_app.native import native_output
 from camera_app.sources.base import BaseSource
 
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 _DEVICE = re.compile(r"^(?:/dev/video(\d+)|(\d+))$")
+EXPECTED_STREAM = "expected a reachable rtsp://, http(s):// or rtmp:// video stream"
 
 
 def is_stream_url(spec: str) -> bool:
@@ -65,47 +72,65 @@ class OpenCVLiveSource(BaseSource):
         self._ended = False
         self._thread: threading.Thread | None = None
 
-    def _open_capture(self) -> cv2.VideoCapture:
+    def _open_capture(self) -> tuple[cv2.VideoCapture, np.ndarray]:
+        """Open the device or stream and read a first frame; ``SourceError`` if either fails."""
         spec = self.name
         if self.kind == "stream":
             ms = int(self.open_timeout_s * 1000)
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
+            with native_output(f"stream {spec}") as out:
+                cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
+                first = _first_frame(cap)
             if not cap.isOpened():
                 cap.release()
                 raise SourceError(
-                    f"stream {spec}: cannot be opened (unreachable, wrong URL or unsupported format)"
+                    f"stream {spec}: cannot be opened{out.because()} ({EXPECTED_STREAM})"
                 )
-            return cap
+            return self._checked(cap, first, out.because())
         idx = device_index(spec)
         if idx is None:
             raise SourceError(f"camera {spec!r}: expected /dev/videoN or a camera index")
         dev = Path(f"/dev/video{idx}")
         if not dev.exists():
-            raise SourceError(f"camera {dev}: no such device")
+            raise SourceError(
+                f"camera {dev}: no such device (expected a V4L2 camera; "
+                "v4l2-ctl --list-devices lists them)"
+            )
         if not os.access(dev, os.R_OK | os.W_OK):
             raise SourceError(
                 f"camera {dev}: permission denied (add the user to the 'video' group)"
             )
-        cap = cv2.VideoCapture(idx, cv2.CAP_V4L2)
+        with native_output(f"camera {dev}") as out:
+            cap = cv2.VideoCapture(idx, cv2.CAP_V4L2)
+            if cap.isOpened():
+                self._configure(cap)
+            first = _first_frame(cap)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"camera {dev}: cannot be opened (busy, or not a capture device)")
+            raise SourceError(
+                f"camera {dev}: cannot be opened{out.because()} (busy, or not a capture device)"
+            )
+        return self._checked(cap, first, out.because())
+
+    def _configure(self, cap: cv2.VideoCapture) -> None:
         if self.size_wh:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size_wh[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size_wh[1])
         if self.fps:
             cap.set(cv2.CAP_PROP_FPS, self.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-        return cap
+
+    def _checked(
+        self, cap: cv2.VideoCapture, first: np.ndarray | None, because: str
+    ) -> tuple[cv2.VideoCapture, np.ndarray]:
+        if first is None:
+            cap.release()
+            raise SourceError(f"{self.kind} {self.name}: opened but delivered no frame{because}")
+        return cap, first
 
     def start(self) -> SourceInfo:
         self._stopping.clear()
-        cap = self._open_capture()
-        ok, first = cap.read()
-        if not ok or first is None:
-            cap.release()
-            raise SourceError(f"{self.kind} {self.name}: opened but delivered no frame")
+        cap, first = self._open_capture()
         h, w = first.shape[:2]
         fps = cap.get(cv2.CAP_PROP_FPS) or None
         self._cap = cap
@@ -131,8 +156,11 @@ class OpenCVLiveSource(BaseSource):
         cap = self._cap
         assert cap is not None
         while not self._stopping.is_set():
+            because = ""
             try:
-                ok, image = cap.read()
+                with native_output(f"{self.kind} {self.name}") as out:
+                    ok, image = cap.read()
+                because = out.because()
             except cv2.error as e:  # pragma: no cover - backend specific
                 ok, image = False, None
                 log.debug("%s: read raised %s", self.name, e)
@@ -142,7 +170,7 @@ class OpenCVLiveSource(BaseSource):
                     self._seq += 1
                 elif not self._stopping.is_set():
                     self._ended = True
-                    self._error = "stream ended or device stopped delivering frames"
+                    self._error = f"stream ended or device stopped delivering frames{because}"
                 self._cond.notify_all()
             if not ok:
                 return
@@ -150,14 +178,18 @@ class OpenCVLiveSource(BaseSource):
     def read(self, timeout_s: float = 2.0) -> Frame | None:
         deadline = time.monotonic() + timeout_s
         with self._cond:
+            if self._stopping.is_set():
+                return None
             while self._seq == self._returned_seq:
                 if self._stopping.is_set():
                     return None
                 if self._ended:
-                    raise SourceError(f"{self.kind} {self.name}: {self._error}")
+                    raise SourceLostError(f"{self.kind} {self.name}: {self._error}")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise SourceError(f"{self.kind} {self.name}: no frame within {timeout_s:g} s")
+                    raise SourceLostError(
+                        f"{self.kind} {self.name}: no frame within {timeout_s:g} s"
+                    )
                 self._cond.wait(min(left, 0.5))
             image, ts = self._latest, self._latest_ns
             self._returned_seq = self._seq
@@ -178,3 +210,10 @@ class OpenCVLiveSource(BaseSource):
         cap, self._cap = self._cap, None
         if cap is not None and (thread is None or not thread.is_alive()):
             cap.release()
+
+
+def _first_frame(cap: cv2.VideoCapture) -> np.ndarray | None:
+    if not cap.isOpened():
+        return None
+    ok, first = cap.read()
+    return first if ok and first is not None else None

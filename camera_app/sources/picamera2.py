@@ -72,7 +72,7 @@ import cv2
 import numpy as np
 
 from camera_app.buffers import BufferPool
-from camera_app.errors import SourceError
+from camera_app.errors import SourceError, SourceLostError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.sources.base import BaseSource
 
@@ -365,13 +365,13 @@ class Picamera2Source(BaseSource):
             self._abandon(cam, job)
             if self._stopping.is_set():
                 return None
-            raise SourceError(f"{self.name}: no frame within {timeout:g} s") from None
+            raise SourceLostError(f"{self.name}: no frame within {timeout:g} s") from None
         except Exception as e:
             if self._stopping.is_set():
                 return None
             if isinstance(e, CancelledError):
-                raise SourceError(f"{self.name}: capture was cancelled") from e
-            raise SourceError(f"{self.name}: capture failed: {e}") from e
+                raise SourceLostError(f"{self.name}: capture was cancelled") from e
+            raise SourceLostError(f"{self.name}: capture failed: {e}") from e
         now_ns = time.monotonic_ns()
         with self._lock:
             try:
@@ -381,7 +381,7 @@ class Picamera2Source(BaseSource):
             except SourceError:
                 raise
             except Exception as e:
-                raise SourceError(f"{self.name}: cannot read the frame's buffers: {e}") from e
+                raise SourceLostError(f"{self.name}: cannot read the frame's buffers: {e}") from e
             finally:
                 request.release()
 
@@ -404,7 +404,7 @@ class Picamera2Source(BaseSource):
         with self._map_main(request) as mapped:
             problem = _copy_to_bgr(mapped, image, _TO_BGR[fmt], 4 if fmt in _XRGB else 3)
         if problem is not None:
-            raise SourceError(f"{self.name}: main image {problem}")
+            raise SourceLostError(f"{self.name}: main image {problem}")
         return image
 
     def _make_frame(self, request: Any, now_ns: int) -> Frame:
@@ -418,7 +418,7 @@ class Picamera2Source(BaseSource):
                 else _reorder(raw, _TO_RGB[self._lores_format])
             )
             if lores.shape != self._lores_shape:
-                raise SourceError(
+                raise SourceLostError(
                     f"{self.name}: lores has shape {lores.shape}, expected {self._lores_shape}"
                 )
         metadata = request.get_metadata()

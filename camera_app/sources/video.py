@@ -24,9 +24,11 @@ import cv2
 import numpy as np
 
 from camera_app.buffers import BufferPool
-from camera_app.errors import SourceError
+from camera_app.errors import SourceError, SourceLostError
 from camera_app.frames import Frame, SourceInfo
+from camera_app.native import native_output
 from camera_app.sources.base import BaseSource
+from camera_app.sources.images import looks_like_text
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ ReplayMode = Literal["every-frame", "realtime"]
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".gif", ".mjpeg", ".mjpg", ".h264", ".ts"}
 )
+EXPECTED_VIDEO = "expected a video file FFmpeg can decode: .mp4, .mkv, .avi, .mov, .webm, .gif..."
 
 
 class VideoFileSource(BaseSource):
@@ -63,27 +66,40 @@ class VideoFileSource(BaseSource):
         # read() runs on the capture thread, stop() on the main thread:
         # releasing a VideoCapture inside read() aborts the process in FFmpeg.
         self._cap_lock = threading.Lock()
+        self._text = False
+        """The file starts like text (for the error when it cannot be opened)."""
 
-    def _open(self) -> cv2.VideoCapture:
+    def _open(self) -> tuple[cv2.VideoCapture, np.ndarray]:
+        """Open the file and decode its first frame; FFmpeg's complaints
+        ("moov atom not found") go to the debug log and into the error."""
         params = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if self.decode_threads else []
-        cap = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, params)
-        if not cap.isOpened():
+        with native_output(f"video {self.path}") as out:
+            cap = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, params)
+            opened = cap.isOpened()
+            ok, first = cap.read() if opened else (False, None)
+        if not opened:
             cap.release()
-            raise SourceError(
-                f"video {self.path}: cannot be opened (not a video format OpenCV can decode)"
-            )
-        return cap
+            why = ": it is text" if self._text else out.because()
+            raise SourceError(f"video {self.path}: cannot be opened{why} ({EXPECTED_VIDEO})")
+        if not ok or first is None:
+            cap.release()
+            raise SourceError(f"video {self.path}: no frame could be decoded{out.because()}")
+        return cap, first
 
     def start(self) -> SourceInfo:
         if not self.path.exists():
             raise SourceError(f"video file not found: {self.path}")
         if not self.path.is_file():
             raise SourceError(f"video path is not a file: {self.path}")
-        cap = self._open()
-        ok, first = cap.read()
-        if not ok or first is None:
-            cap.release()
-            raise SourceError(f"video {self.path}: no frame could be decoded")
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(512)
+        except OSError as e:
+            raise SourceError(f"video {self.path}: cannot be read ({e.strerror or e})") from e
+        if not head:
+            raise SourceError(f"video {self.path}: the file is empty ({EXPECTED_VIDEO})")
+        self._text = looks_like_text(head)
+        cap, first = self._open()
         fps = self._fps_override or cap.get(cv2.CAP_PROP_FPS) or 0.0
         if not 0.1 <= fps <= 1000:
             log.warning("video %s: frame rate %r unknown; assuming 30 fps", self.path, fps)
@@ -114,9 +130,9 @@ class VideoFileSource(BaseSource):
 
     def read(self, timeout_s: float = 2.0) -> Frame | None:
         if self._cap is None:
-            if self._stopping.is_set():
-                return None
-            raise SourceError(f"video {self.path}: read before start")
+            if self._stopping.is_set() or self._info is not None:
+                return None  # stopped, or a failed reopen already raised
+            raise RuntimeError(f"video {self.path}: read before start")
         fps = self.info.fps or 30.0
         if self.mode == "realtime":
             due_ns = self._t0_ns + int(self._delivered * 1e9 / fps)
@@ -144,17 +160,19 @@ class VideoFileSource(BaseSource):
             return image
         assert self._cap is not None
         h, w = self.info.size_wh[1], self.info.size_wh[0]
-        ok, image = self._cap.read(self._pool.get((h, w, 3)))
+        with native_output(f"video {self.path}"):  # FFmpeg's decode warnings
+            ok, image = self._cap.read(self._pool.get((h, w, 3)))
         if ok and image is not None:
             return image
         if not self.loop or self._stopping.is_set():
             return None
         self._cap.release()
-        self._cap = self._open()
+        self._cap = None
+        try:
+            self._cap, image = self._open()
+        except SourceError as e:
+            raise SourceLostError(f"{e} (reopening it to loop)") from e
         self._index = 0
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            raise SourceError(f"video {self.path}: no frame after reopening it to loop")
         log.debug("video %s: looped", self.path)
         return image
 

@@ -184,21 +184,21 @@ def _text(tmp: Path, name: str, data: bytes) -> Path:
 
 # argv templates: MODELS, IMAGES and TMP are replaced; (argv, words in the error, exit code or None)
 ERROR_CASES = [
-    (["/nonexistent/model.tflite", "IMAGES/cat.bmp"], "model file not found", 1),
-    (["MODELS/coco_labels.txt", "IMAGES/cat.bmp"], "not a TFLite model", 1),
-    (["TMP/truncated.tflite", "IMAGES/cat.bmp"], "cannot be loaded", 1),
-    (["MODELS/" + SSD, "TMP/not_an_image.jpg"], "cannot be read", 1),
-    (["MODELS/" + SSD, "IMAGES/cat.bmp", "TMP/not_an_image.jpg"], "cannot be read", 1),
-    (["MODELS/" + SSD, "/nonexistent/photo.jpg"], "image not found", 1),
-    (["MODELS/" + SSD, "IMAGES"], "not a file", 1),
+    (["/nonexistent/model.tflite", "IMAGES/cat.bmp"], "model file not found", 2),
+    (["MODELS/coco_labels.txt", "IMAGES/cat.bmp"], "not a TFLite model", 2),
+    (["TMP/truncated.tflite", "IMAGES/cat.bmp"], "cannot be loaded", 2),
+    (["MODELS/" + SSD, "TMP/not_an_image.jpg"], "cannot be read", 2),
+    (["MODELS/" + SSD, "IMAGES/cat.bmp", "TMP/not_an_image.jpg"], "cannot be read", 2),
+    (["MODELS/" + SSD, "/nonexistent/photo.jpg"], "image not found", 2),
+    (["MODELS/" + SSD, "IMAGES"], "not a file", 2),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--family", "nosuch"], "--family: expected one of", 2),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--family", "classification"], "not a classifier", None),
-    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/latin1.txt"], "not UTF-8", 1),
-    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/dup_ids.txt"], "line 3", 1),
+    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/latin1.txt"], "not UTF-8", 2),
+    (["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "TMP/dup_ids.txt"], "line 3", 2),
     (
         ["MODELS/" + SSD, "IMAGES/cat.bmp", "--labels", "/nonexistent/l.txt"],
         "labels file not found",
-        1,
+        2,
     ),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--threshold", "2"], "--threshold", 2),
     (["MODELS/" + SSD, "IMAGES/cat.bmp", "--threshold", "x"], "--threshold", 2),
@@ -300,9 +300,19 @@ def test_annotate_keeps_images_with_the_same_name(
     assert shapes == {"x.jpg": (341, 512, 3), "x-2.jpg": (600, 512, 3)}  # cat, grace_hopper
 
 
-@pytest.mark.parametrize("offset", ["-1", "90"])
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        ("-1", "--label-offset: expected an integer from 0 to 1000, got -1"),  # the flag's bounds
+        ("90", "expected 0 to 89"),  # the labels file's: known once it is read
+    ],
+)
 def test_label_offset_out_of_range(
-    capsys: pytest.CaptureFixture[str], models_dir: Path, images_dir: Path, offset: str
+    capsys: pytest.CaptureFixture[str],
+    models_dir: Path,
+    images_dir: Path,
+    offset: str,
+    expected: str,
 ) -> None:
     code = main(
         [
@@ -316,4 +326,4 @@ def test_label_offset_out_of_range(
         ]
     )
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1 and "label offset" in err[0] and "expected 0 to 89" in err[0]
+    assert code == 2 and len(err) == 1 and expected in err[0], err

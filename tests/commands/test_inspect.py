@@ -145,11 +145,11 @@ def test_inspect_text(capsys: pytest.CaptureFixture[str], models_dir: Path) -> N
 @pytest.mark.parametrize(
     ("args", "expected", "code"),
     [
-        (["/nonexistent/model.tflite"], "model file not found", 1),
-        (["MODELS"], "not a file", 1),
-        (["MODELS/coco_labels.txt"], "not a TFLite model", 1),
+        (["/nonexistent/model.tflite"], "model file not found", 2),
+        (["MODELS"], "not a file", 2),
+        (["MODELS/coco_labels.txt"], "not a TFLite model", 2),
         (["MODELS/" + SSD, "--family", "nosuch"], "--family: expected one of", 2),
-        (["MODELS/" + SSD, "--labels", "/nonexistent/labels.txt"], "labels file not found", 1),
+        (["MODELS/" + SSD, "--labels", "/nonexistent/labels.txt"], "labels file not found", 2),
         (["MODELS/" + SSD, "--threads", "0"], "--threads", 2),
         ([], "required", 2),
     ],

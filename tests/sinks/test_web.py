@@ -1,4 +1,8 @@
-"""The web preview on a real socket: routes, stream, metrics, access, viewers."""
+"""The web preview on a real socket: routes, stream, metrics, access, viewers.
+
+The server itself (limits, timeouts, health checks, ranges) is tested in
+tests/http; here the preview's routes on it, standalone and on a shared server.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from camera_app.errors import ConfigError, SinkError
 from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
+from camera_app.http import HttpServer
 from camera_app.inference.model import load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import Detections, FrameResult
-from camera_app.sinks.web import TOKEN_ENV, WebPreviewSink, resolve_token
+from camera_app.sinks.web import WebPreviewSink
 from camera_app.sources import SourceOptions, open_source
 from camera_app.stats import PipelineStats
 
@@ -225,7 +230,7 @@ def test_healthz_follows_frames_and_source_events(stats: PipelineStats) -> None:
         assert json.loads(get(sink, "/api/stats")[1])["source_up"] is False
         sink.on_event(SourceEvent("source_up", "camera back"))
         assert request(sink, "/healthz")[0] == 200
-    with WebPreviewSink(port=0, stale_after_s=0.0) as stale:
+    with HttpServer(port=0, stale_after_s=0.0) as server, WebPreviewSink(server) as stale:
         stale.bind(stats, lambda: None)
         status, _, body = request(stale, "/healthz")
         assert status == 503 and body.startswith(b"no frame processed for")
@@ -253,9 +258,12 @@ def test_metrics_parse_with_expected_families_and_values(
     assert values[("camera_app_reconnects_total", ())] == 1
     assert values[("camera_app_inference_ms", (("quantile", "0.5"),))] == 4.0
     assert values[("camera_app_inference_ms", (("quantile", "0.95"),))] == 4.0
+    assert values[("camera_app_inference_ms", (("quantile", "0.99"),))] == 4.0
     assert values[("camera_app_latency_ms", (("quantile", "0.5"),))] == pytest.approx(5.0, abs=1)
     assert values[("camera_app_source_up", ())] == 1
+    assert values[("camera_app_healthy", ())] == 1
     assert values[("camera_app_stream_clients", ())] == 0
+    assert values[("camera_app_stream_clients_dropped_total", ())] == 0
     assert values[("camera_app_jpeg_encodes_total", ())] == 0
     assert values[("camera_app_uptime_seconds", ())] > 0
     assert {s.labels["stage"] for s in families["camera_app_fps"].samples} == {
@@ -267,22 +275,8 @@ def test_metrics_parse_with_expected_families_and_values(
     assert kinds["camera_app_frames_processed"] == "counter"
     assert kinds["camera_app_jpeg_encodes"] == "counter"
     assert kinds["camera_app_stream_clients"] == "gauge"
-    assert set(families) == {
-        "camera_app_" + name
-        for name in (
-            "frames_captured",
-            "frames_processed",
-            "frames_dropped",
-            "reconnects",
-            "fps",
-            "latency_ms",
-            "inference_ms",
-            "source_up",
-            "uptime_seconds",
-            "stream_clients",
-            "jpeg_encodes",
-        )
-    }
+    preview = {"stream_clients", "stream_clients_dropped", "jpeg_encodes"}
+    assert preview < {name.removeprefix("camera_app_") for name in families}
     assert body.count(b"# HELP ") == body.count(b"# TYPE ") == len(families)
 
 
@@ -329,7 +323,11 @@ def test_token_never_logged(stats: PipelineStats, caplog: pytest.LogCaptureFixtu
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "camera.local"])
 def test_beyond_loopback_without_token_is_refused(host: str) -> None:
-    with pytest.raises(ConfigError, match=f"--web-host {host} needs an access token"):
+    message = (
+        f"--web-host {host} needs an access token: set [preview] token (or [http] token) "
+        "in the config file, or CAMERA_APP_WEB_TOKEN; or pass --insecure-no-auth"
+    )
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         WebPreviewSink(host=host, port=0)
 
 
@@ -354,25 +352,11 @@ def test_allowed_hosts_start(stats: PipelineStats, host: str, kwargs: dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("env", "config", "expected"),
-    [(None, None, None), (None, "cfg", "cfg"), ("env", "cfg", "env"), ("", "", None)],
-)
-def test_resolve_token(
-    monkeypatch: pytest.MonkeyPatch, env: str | None, config: str | None, expected: str | None
-) -> None:
-    if env is None:
-        monkeypatch.delenv(TOKEN_ENV, raising=False)
-    else:
-        monkeypatch.setenv(TOKEN_ENV, env)
-    assert resolve_token(config) == expected
-
-
-@pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"jpeg_quality": 0}, ConfigError, "web.jpeg_quality must be 1..100, got 0"),
-        ({"max_clients": 0}, ConfigError, "web.max_clients must be >= 1, got 0"),
-        ({"max_fps": 0.0}, ConfigError, "web.max_fps must be > 0, got 0.0"),
+        ({"jpeg_quality": 0}, ConfigError, "preview.jpeg_quality must be 1..100, got 0"),
+        ({"max_clients": 0}, ConfigError, "preview.max_clients must be >= 1, got 0"),
+        ({"max_fps": 0.0}, ConfigError, "preview.max_fps must be > 0, got 0.0"),
         ({"port": 70000}, SinkError, "web preview: cannot listen on 127.0.0.1:70000 "),
         ({"host": "no-such-host.invalid", "insecure_no_auth": True}, SinkError, "cannot listen"),
     ],
@@ -483,6 +467,56 @@ def test_close_returns_promptly_with_a_stalled_viewer(stats: PipelineStats) -> N
     assert not closer.is_alive()
     assert sink.wait_viewers(lambda n: n == 0, 2)
     stalled.close()
+
+
+# -- on a shared server -------------------------------------------------------------
+def test_preview_routes_join_a_shared_server(stats: PipelineStats) -> None:
+    with HttpServer(port=0, token=TOKEN, stats=stats) as server:
+        server.start()
+        assert request_on(server.port, "/stream.mjpg", TOKEN)[0] == 404  # no preview yet
+        sink = WebPreviewSink(server, max_clients=1)
+        sink.bind(stats, lambda: None)
+        feed(sink, stats, 0)
+        for path in ("/", "/snapshot.jpg", "/api/detections/latest", "/metrics"):
+            assert request_on(server.port, path, TOKEN)[0] == 200, path
+        assert request_on(server.port, "/snapshot.jpg")[0] == 401  # the server's token rules
+        snap = json.loads(request_on(server.port, "/api/stats", TOKEN)[1])
+        assert (snap["jpeg_encodes"], snap["clients"], snap["health"]) == (1, 0, "ok")
+        sink.close()  # the pipeline ended: the server still answers, the stream does not
+        assert request_on(server.port, "/healthz")[0] == 200
+        assert request_on(server.port, "/stream.mjpg", TOKEN) == (503, b"preview stopped\n")
+
+
+def test_stream_viewers_do_not_hold_the_handler_cap(stats: PipelineStats) -> None:
+    from camera_app.http import HttpLimits
+
+    with HttpServer(port=0, stats=stats, limits=HttpLimits(max_connections=1)) as server:
+        sink = WebPreviewSink(server, max_clients=2)
+        sink.bind(stats, lambda: None)
+        feed(sink, stats, 0)
+        viewers = [MjpegReader(server.port) for _ in range(2)]
+        assert sink.wait_viewers(lambda n: n == 2, 5)
+        assert all(v.wait_frames(1) for v in viewers)
+        assert request_on(server.port, "/healthz") == (200, b"ok\n")  # a handler is free
+        for v in viewers:
+            v.close()
+        sink.close()
+
+
+def test_server_settings_belong_to_the_server() -> None:
+    with HttpServer(port=0) as server, pytest.raises(ValueError, match="belong to the HttpServer"):
+        WebPreviewSink(server, port=8080)
+
+
+def request_on(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 # -- with the real pipeline ------------------------------------------------------------

@@ -26,10 +26,12 @@ from typing import Any
 
 import pytest
 
+from camera_app.http import HttpServer
 from camera_app.inference.model import load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.sinks.web import WebPreviewSink
 from camera_app.sources import SourceOptions, open_source
+from camera_app.stats import PipelineStats
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -167,8 +169,12 @@ def live_preview(models_dir: Path, videos_dir: Path) -> Iterator[WebPreviewSink]
         str(videos_dir / "face-demographics-walking.gif"),
         SourceOptions(mode="realtime", loop=True),
     )
-    sink = WebPreviewSink(port=0, token=TOKEN)
-    pipeline = Pipeline(source, model, [sink], PipelineOptions(duration_s=90))
+    # As ``run`` composes it: one HTTP server for the run, the preview on it.
+    stats = PipelineStats()
+    server = HttpServer(port=0, token=TOKEN, stats=stats)
+    sink = WebPreviewSink(server)
+    server.start()
+    pipeline = Pipeline(source, model, [sink], PipelineOptions(duration_s=90), stats)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -184,6 +190,7 @@ def live_preview(models_dir: Path, videos_dir: Path) -> Iterator[WebPreviewSink]
     finally:
         pipeline.stop()
         runner.join(5.0)
+        server.close()
     assert not runner.is_alive() and errors == []
 
 

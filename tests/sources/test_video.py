@@ -1,17 +1,17 @@
-"""Recorded video replay and image folders as sources."""
+"""Recorded video replay (camera_app/sources/video.py)."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
-from camera_app.errors import SourceError
-from camera_app.sources import SourceOptions, open_source, source_kind
-from camera_app.sources.images import ImageFolderSource
+from camera_app.errors import EXIT_FAILED, EXIT_USAGE, SourceError, SourceLostError
 from camera_app.sources.video import VideoFileSource
 
 
@@ -69,17 +69,63 @@ def test_realtime_is_live_and_paced(videos_dir: Path) -> None:
     assert gaps_ms.mean() >= 90  # 10 fps file: ~100 ms apart, never faster
 
 
+def _mp4_header_only(d: Path) -> Path:
+    path = d / "cut.mp4"
+    path.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(200))  # no moov atom
+    return path
+
+
+def _truncated(d: Path, videos: Path) -> Path:
+    path = d / "truncated.mp4"
+    path.write_bytes((videos / "bottle-detection.mp4").read_bytes()[:30_000])
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda d: d / "missing.mp4", "video file not found"),
-        (lambda d: d, "not a file"),
-        (lambda d: (d / "x.mp4").write_text("no video") and d / "x.mp4", "cannot be opened"),
+        (lambda d, v: d / "missing.mp4", "video file not found"),
+        (lambda d, v: d, "not a file"),
+        (
+            lambda d, v: (d / "x.mp4").write_text("no video") and d / "x.mp4",
+            "cannot be opened: it is text",
+        ),
+        (lambda d, v: (d / "zero.mp4").write_bytes(b"") or d / "zero.mp4", "the file is empty"),
+        (lambda d, v: _mp4_header_only(d), "cannot be opened: moov atom not found"),
+        (_truncated, "cannot be opened: moov atom not found"),
     ],
+    ids=["missing", "folder", "text", "empty", "header-only", "truncated"],
 )
-def test_bad_video_files(tmp_path: Path, make: object, match: str) -> None:
-    with pytest.raises(SourceError, match=match):
-        VideoFileSource(make(tmp_path)).start()  # type: ignore[operator]
+def test_bad_video_files_are_one_line_usage_errors(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, videos_dir: Path, make: Any, match: str
+) -> None:
+    with pytest.raises(SourceError, match=match) as excinfo:
+        VideoFileSource(make(tmp_path, videos_dir)).start()
+    assert excinfo.value.exit_code == EXIT_USAGE
+    assert "\n" not in str(excinfo.value)
+    assert capfd.readouterr().err == ""  # FFmpeg's "moov atom not found" is not printed
+
+
+def test_a_file_that_vanishes_while_looping_is_a_run_time_failure(
+    tmp_path: Path, videos_dir: Path
+) -> None:
+    path = tmp_path / "clip.gif"
+    shutil.copy(videos_dir / "head-pose-face-detection-female.gif", path)
+    src = VideoFileSource(path, loop=True)
+    src.start()
+    for _ in range(23):  # the whole file
+        assert src.read() is not None
+    path.unlink()
+    with pytest.raises(SourceLostError, match="reopening it to loop") as excinfo:
+        src.read()
+    assert excinfo.value.exit_code == EXIT_FAILED
+    assert src.read() is None  # after the failure: ended, not "read before start"
+    src.stop()
+
+
+def test_read_before_start_is_a_bug_not_a_user_error(videos_dir: Path) -> None:
+    with pytest.raises(RuntimeError, match="read before start"):
+        VideoFileSource(videos_dir / "bottle-detection.mp4").read()
 
 
 def test_stop_while_another_thread_reads_does_not_crash(videos_dir: Path) -> None:
@@ -100,35 +146,3 @@ def test_stop_while_another_thread_reads_does_not_crash(videos_dir: Path) -> Non
         src.stop()
         t.join(5)
         assert not t.is_alive()
-
-
-def _write_images(folder: Path, n: int) -> None:
-    folder.mkdir()
-    for i in range(n):
-        cv2.imwrite(str(folder / f"img_{i:02d}.png"), np.full((20, 30, 3), i * 10, np.uint8))
-
-
-def test_image_folder_in_name_order_skipping_unreadable(tmp_path: Path) -> None:
-    _write_images(tmp_path / "imgs", 3)
-    (tmp_path / "imgs" / "img_01b.png").write_bytes(b"not a png")
-    src = ImageFolderSource(str(tmp_path / "imgs"))
-    src.start()
-    values = []
-    while (f := src.read()) is not None:
-        values.append(int(f.image[0, 0, 0]))
-    assert values == [0, 10, 20]
-
-
-def test_image_glob_loops(tmp_path: Path) -> None:
-    _write_images(tmp_path / "imgs", 2)
-    spec = str(tmp_path / "imgs" / "*.png")
-    assert source_kind(spec) == "images"
-    src = open_source(spec, SourceOptions(loop=True))
-    src.start()
-    assert [int(src.read().image[0, 0, 0]) for _ in range(5)] == [0, 10, 0, 10, 0]  # type: ignore[union-attr]
-
-
-def test_folder_of_unreadable_images_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "a.jpg").write_bytes(b"x")
-    with pytest.raises(SourceError, match="none of its 1 files"):
-        ImageFolderSource(str(tmp_path)).start()

@@ -75,6 +75,16 @@ FAMILIES: dict[str, FamilySpec] = {
         0.45,
         ("person",),
     ),
+    # Before segmentation and classification, which also accept a [1,1,1,N] output.
+    "embedding": FamilySpec(
+        "embedding:EmbeddingDecoder",
+        "stretch",
+        _PM1,
+        _PM1,
+        0,
+        "feature extractor: one embedding vector [1,N] or [1,1,1,N]",
+        0.0,
+    ),
     "segmentation": FamilySpec(
         "segmentation:SegmentationDecoder",
         "stretch",

@@ -25,7 +25,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from camera_app.errors import ModelError
+from camera_app.errors import InferenceError, ModelError
 from camera_app.inference.decoders.nms import weighted_nms
 from camera_app.inference.types import (
     Decoded,
@@ -197,7 +197,7 @@ class BlazeFaceDecoder:
 
     def decode(self, outputs: list[np.ndarray], transform: InputTransform) -> Decoded:
         if len(outputs) != 2:
-            raise ModelError(f"blazeface: expected 2 outputs, got {len(outputs)}")
+            raise InferenceError(f"blazeface: expected 2 outputs, got {len(outputs)}")
         if not self._enabled:
             return Decoded(Detections.empty())
         raw_scores = self._scores_info.dequantize(np.asarray(outputs[self._scores_output])[0, :, 0])

@@ -26,7 +26,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from camera_app.errors import ModelError
+from camera_app.errors import InferenceError, ModelError
 from camera_app.inference.decoders.nms import nms
 from camera_app.inference.types import (
     Decoded,
@@ -111,7 +111,7 @@ class _YoloDecoder:
     def _raw(self, outputs: list[np.ndarray]) -> np.ndarray:
         if len(outputs) != 1 or tuple(np.shape(outputs[0])) != tuple(self._output.shape):
             got = ", ".join(str(list(np.shape(o))) for o in outputs)
-            raise ModelError(
+            raise InferenceError(
                 f"{self.family}: expected one output {list(self._output.shape)}, got {got}"
             )
         return np.asarray(outputs[0])[0]

@@ -208,6 +208,14 @@ class MqttConnection:
                     del self._sent[topic]
             self._sync()
 
+    def ready(self) -> bool:
+        """Connected with room in flight: worth building a message for."""
+        with self._io:
+            with self._cond:
+                if not self._connected or self._closing:
+                    return False
+            return not self._backlogged()
+
     def publish(self, topic: str, payload: str | bytes) -> bool:
         """Send one message now if connected and not backlogged; never queued."""
         with self._io:

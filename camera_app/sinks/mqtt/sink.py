@@ -58,8 +58,8 @@ from camera_app.events import Event, ObjectEvent, SourceEvent
 from camera_app.hostport import valid_host
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
-from camera_app.sinks.mqtt import discovery
 from camera_app.sinks.mqtt.connection import MqttConnection, default_client_id, default_port
+from camera_app.sinks.mqtt.discovery import Device, all_entities
 from camera_app.stats import PipelineStats
 from camera_app.validation import show
 
@@ -115,7 +115,7 @@ class MqttSink(BaseSink):
         keepalive_s: int = 30,
         close_timeout_s: float = 2.0,
         *,
-        discovery_device: discovery.Device | None = None,
+        discovery_device: Device | None = None,
         labels: Iterable[str] = (),
         zones: Mapping[str, Iterable[str]] | None = None,
         motion_off_delay_s: float = 30.0,
@@ -262,8 +262,10 @@ class MqttSink(BaseSink):
         self.conn.retain(state)
         if not due:
             return
-        payload = json.dumps(result.to_json_line(), separators=(",", ":"))
-        sent = self.conn.publish(self.detections_topic, payload)
+        sent = False
+        if self.conn.ready():  # a stalled broker costs no JSON
+            payload = json.dumps(result.to_json_line(), separators=(",", ":"))
+            sent = self.conn.publish(self.detections_topic, payload)
         with self._lock:
             if sent:
                 self.published += 1
@@ -329,7 +331,7 @@ class MqttSink(BaseSink):
         self, labels: Iterable[str], zones: Mapping[str, Iterable[str]]
     ) -> dict[str, str | bytes]:
         assert self.device is not None
-        configs = discovery.all_entities(self.device, sorted(labels), zones)
+        configs = all_entities(self.device, sorted(labels), zones)
         self._announced.update(configs)
         return dict(configs)
 
