@@ -21,7 +21,14 @@ from typing import Any, get_type_hints
 
 from camera_app.analysis.base import Processor
 from camera_app.commands.args import CORE_FLAGS
-from camera_app.components import PROCESSORS, SINKS, BuildContext, Component, Flag
+from camera_app.components import (
+    PROCESSORS,
+    SINKS,
+    BuildContext,
+    Component,
+    Flag,
+    decode_floor,
+)
 from camera_app.config import AppConfig, check_files, load_config
 from camera_app.errors import ConfigError, UsageError
 from camera_app.events import Event
@@ -30,6 +37,8 @@ from camera_app.http.server import HttpServer
 from camera_app.inference.model import Model, ModelOptions, delegates_from
 from camera_app.inference.preprocess import PreprocessOptions
 from camera_app.inference.types import DecodeOptions
+from camera_app.motion.annotate import MotionAnnotator
+from camera_app.motion.frame_gate import MotionFrameGate
 from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sinks.base import Sink
 from camera_app.sources import SourceOptions, open_source, source_kind
@@ -167,6 +176,7 @@ def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
 def model_options(config: AppConfig) -> ModelOptions:
     """The one place a config becomes :class:`ModelOptions` (run, detect, bench)."""
     m, d, p = config.model, config.detect, config.model.preprocess
+    floor = decode_floor(config)
     if m.path is None:
         raise ConfigError("model.path: required (a .tflite file)")
     return ModelOptions(
@@ -183,7 +193,9 @@ def model_options(config: AppConfig) -> ModelOptions:
             box_format=d.box_format,
         ),
         classes=d.classes,
-        threshold=d.threshold,
+        # with tracking, the decoders keep low-score boxes for the tracker and
+        # the filter stage applies the thresholds
+        threshold=d.threshold if floor is None else floor,
         iou_threshold=d.iou_threshold,
         preprocess=PreprocessOptions(
             color=p.color,
@@ -288,10 +300,29 @@ class Run:
     """Bound, not started: the caller starts it and closes it after the run."""
 
 
+def build_gate(
+    config: AppConfig, stats: PipelineStats, processors: list[Processor], keep_changed: bool
+) -> MotionFrameGate | None:
+    """Motion gating and the detect rate, on the capture thread; None when
+    neither is asked for (every frame is inferred, as always)."""
+    if not (config.motion.enabled or config.detect.fps):
+        return None
+    counters = [p for p in processors if hasattr(p, "active_tracks")]
+    return MotionFrameGate(
+        config.motion,
+        config.detect.fps,
+        every_frame=pacing(config) is Pacing.EVERY_FRAME,
+        active_tracks=lambda: sum(int(getattr(p, "active_tracks", 0)) for p in counters),
+        stats=stats,
+        keep_changed=keep_changed,
+    )
+
+
 def build_run(
     config: AppConfig,
     environ: Mapping[str, str] | None = None,
     insecure_no_auth: bool = False,
+    motion_debug: bool = False,
 ) -> Run:
     """Source (opened first, so a bad one fails before the model loads), model,
     processors, sinks and the pipeline joining them."""
@@ -325,9 +356,10 @@ def build_run(
         if source is None:  # picamera2 sizes its lores stream for the model
             source = make_source(config, lores_size(model), stats)
         processors = build_processors(ctx)
-        pipeline = Pipeline(
-            source, model, sinks, pipeline_options(config), stats, processors=processors
-        )
+        gate = build_gate(config, stats, processors, keep_changed=motion_debug)
+        if motion_debug and ctx.annotator is not None:
+            ctx.annotator.add(MotionAnnotator(config.motion.mask))
+        pipeline = Pipeline(source, model, sinks, pipeline_options(config), stats, processors, gate)
     except BaseException:
         for sink in sinks:  # the pipeline never ran: it would have closed them
             sink.close()

@@ -85,19 +85,64 @@ class Component:
         if fn is not None:
             fn(config)
 
+    def validate(self, config: Any) -> None:
+        """Checks across a section's entries (duplicate zone names...)."""
+        fn = getattr(self.load(), "validate", None)
+        if fn is not None:
+            fn(config)
+
+    def uses_tracks(self, config: Any) -> bool:
+        """Whether this component, as configured, needs tracked objects
+        (``uses_tracks(config)`` in its module; default no)."""
+        fn = getattr(self.load(), "uses_tracks", None)
+        return bool(fn(config)) if fn is not None else False
+
+    def decode_floor(self, config: Any, app: AppConfig) -> float | None:
+        """The lowest score this component needs from the decoders, if any."""
+        fn = getattr(self.load(), "decode_floor", None)
+        return fn(config, app) if fn is not None else None
+
 
 SINKS: tuple[Component, ...] = (
     Component("sinks.jsonl", "camera_app.sinks.jsonl", "sink"),
     Component("sinks.record", "camera_app.sinks.record", "sink"),
     Component("sinks.mqtt", "camera_app.sinks.mqtt", "sink"),
     Component("preview", "camera_app.sinks.preview", "sink"),
+    Component("events", "camera_app.sinks.events_log", "sink"),
+    Component("snapshots", "camera_app.sinks.snapshots", "sink"),
 )
 """Results consumers; each runs on its own thread."""
 
-PROCESSORS: tuple[Component, ...] = ()
+PROCESSORS: tuple[Component, ...] = (
+    Component("masks", "camera_app.analysis.masks", "processor"),
+    Component("objects", "camera_app.analysis.filters", "processor"),
+    Component("tracker", "camera_app.analysis.tracking", "processor"),
+    Component("zones", "camera_app.analysis.zones", "processor"),
+    Component("lines", "camera_app.analysis.lines", "processor"),
+    Component("events", "camera_app.analysis.events", "processor"),
+)
 """Analysis stages, run in this order on every inferred frame."""
 
 COMPONENTS: tuple[Component, ...] = SINKS + PROCESSORS
+
+
+def tracking_wanted(config: AppConfig) -> bool:
+    """Tracking runs when ``[tracker] enabled`` says so, or (absent) when a
+    configured component uses tracked objects (events, zones, lines...)."""
+    enabled = config.section("tracker").enabled
+    if enabled is not None:
+        return bool(enabled)
+    return any(c.uses_tracks(config.section(c.section)) for c in COMPONENTS)
+
+
+def decode_floor(config: AppConfig) -> float | None:
+    """The lowest score any running component needs from the decoders."""
+    floors = [
+        f
+        for c in COMPONENTS
+        if (f := c.decode_floor(config.section(c.section), config)) is not None
+    ]
+    return min(floors) if floors else None
 
 
 def component(section: str) -> Component:

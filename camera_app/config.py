@@ -26,6 +26,7 @@ from camera_app.components import COMPONENTS
 from camera_app.errors import CameraAppError, ConfigError
 from camera_app.http.config import HttpConfig
 from camera_app.inference.decoders import FAMILIES
+from camera_app.motion.config import MotionConfig, check_motion
 from camera_app.validation import build, check_file, convert_tables, opt, show
 
 
@@ -91,6 +92,9 @@ class DetectConfig:
         None, "keep only these classes", expected="a list of class names or ids >= 0", ge=0
     )
     class_agnostic_nms: bool = opt(False, "suppress overlaps across classes")
+    fps: float | None = opt(
+        None, "infer at most this many frames per second; absent: every frame it can", gt=0, le=1000
+    )
     box_format: Literal["auto", "normalized", "pixels"] = opt("auto", "YOLO box coordinates")
 
 
@@ -163,6 +167,7 @@ class AppConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     components: Mapping[str, Any] = field(default_factory=lambda: default_components())
     """Section name (``sinks.jsonl``, ``zones``) -> that component's config."""
 
@@ -190,6 +195,8 @@ def build_config(data: dict[str, Any]) -> AppConfig:
     data = copy.deepcopy(data)
     sections: dict[str, Any] = {}
     for c in COMPONENTS:
+        if c.section in sections:  # one section, two components ([events]: stage and log)
+            continue
         *parents, last = c.section.split(".")
         table: Any = data
         for name in parents:
@@ -205,6 +212,7 @@ def build_config(data: dict[str, Any]) -> AppConfig:
             raise ConfigError(f"{c.section}: expected a table [{c.section}], got {show(value)}")
         else:
             sections[c.section] = build(tp, value, c.section)
+        c.validate(sections[c.section])
     for group in sorted({c.section.split(".")[0] for c in COMPONENTS if "." in c.section}):
         rest = data.get(group)
         if rest == {}:
@@ -232,6 +240,7 @@ def _cross_checks(config: AppConfig) -> None:
     from camera_app.inference.runtime import DelegateSpec
 
     r = config.reconnect
+    check_motion(config.motion)
     if r.initial_delay_s > r.max_delay_s:
         raise ConfigError(
             f"reconnect.initial_delay_s: expected at most reconnect.max_delay_s ({r.max_delay_s:g}), got {r.initial_delay_s:g}"

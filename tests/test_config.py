@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -470,6 +472,8 @@ def _leaf_keys(cls: Any = AppConfig, path: str = "") -> dict[str, set[str]]:
                 out.update(_leaf_keys(tp, c.section))
         elif dataclasses.is_dataclass(hints[f.name]):
             out.update(_leaf_keys(hints[f.name], f"{path}.{f.name}" if path else f.name))
+        elif typing.get_origin(hints[f.name]) in (dict, Mapping):  # [objects.filters.<label>]
+            out.update(_leaf_keys(typing.get_args(hints[f.name])[1], f"{path}.{f.name}.*"))
         else:
             out.setdefault(path, set()).add(f.name)
     return out
@@ -481,6 +485,8 @@ def test_example_config_documents_every_key() -> None:
     for line in EXAMPLE.read_text().splitlines():
         if m := re.match(r"^#? ?\[\[?([\w.]+)\]\]?$", line):
             section = m.group(1)
+            if section.startswith("objects.filters."):
+                section = "objects.filters.*"
         elif m := re.match(r"^#? ?(\w+) = ", line):
             found.setdefault(section, set()).add(m.group(1))
     assert found == _leaf_keys()
@@ -492,8 +498,11 @@ def test_every_field_has_help_and_toml_defaults_round_trip() -> None:
         cls: Any = components.get(section, AppConfig)
         if getattr(cls, "__origin__", None) is tuple:
             cls = cls.__args__[0]
-        for name in filter(None, section.split(".") if section not in components else ()):
-            cls = get_type_hints(cls)[name]
+        if section == "objects.filters.*":
+            cls = typing.get_args(get_type_hints(components["objects"])["filters"])[1]
+        elif section not in components:
+            for name in filter(None, section.split(".")):
+                cls = get_type_hints(cls)[name]
         for key in keys:
             assert cls.__dataclass_fields__[key].metadata.get("help"), f"{section}.{key}"
 

@@ -32,14 +32,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camera_app.analysis.base import BaseProcessor
 from camera_app.analysis.geometry import bottom_center, points_in_polygon, polygon_pixels
+from camera_app.components import tracking_wanted
 from camera_app.errors import ConfigError
 from camera_app.results import FrameResult, LabelLookup
 from camera_app.validation import opt
+
+if TYPE_CHECKING:
+    from camera_app.components import BuildContext
 
 log = logging.getLogger(__name__)
 
@@ -220,3 +225,17 @@ class ObjectFilterProcessor(BaseProcessor):
         if keep.all():
             return result
         return result.evolve(detections=result.detections[keep])
+
+
+CONFIG = ObjectsConfig
+
+
+def build(config: ObjectsConfig, ctx: BuildContext) -> ObjectFilterProcessor | None:
+    """On with tracking (low-score boxes reach the tracker), or when the user
+    configured [objects] or [[masks]]: otherwise the decoders' threshold is
+    the only filter, as it always was."""
+    masks = ctx.section("masks")
+    tracking = tracking_wanted(ctx.config)
+    if not (tracking or masks or config != ObjectsConfig()):
+        return None
+    return ObjectFilterProcessor(config, masks, tracking=tracking)

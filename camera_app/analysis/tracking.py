@@ -29,16 +29,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from camera_app.analysis.base import BaseProcessor, ProcessorContext, analysis_time_s
 from camera_app.analysis.filters import ObjectsConfig, Rules
 from camera_app.analysis.tracker import Tracker, TrackerParams
+from camera_app.components import tracking_wanted
 from camera_app.errors import ConfigError
 from camera_app.results import FrameResult
 from camera_app.validation import opt
+
+if TYPE_CHECKING:
+    from camera_app.components import BuildContext
+    from camera_app.config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,11 @@ log = logging.getLogger(__name__)
 class TrackerConfig:
     """[tracker] ByteTrack-style tracking on a time axis."""
 
-    enabled: bool = opt(True, "track objects (ids, true positives, stationary)")
+    enabled: bool | None = opt(
+        None,
+        "track objects (ids, true positives, stationary); absent: when events, "
+        "snapshots, zones, lines or MQTT need them",
+    )
     min_hits: int = opt(3, "matches within confirm_window_s that confirm a new track", ge=1, le=100)
     confirm_window_s: float = opt(
         1.5, "time a new track has to get min_hits matches", gt=0, le=3600
@@ -149,3 +158,23 @@ class TrackingProcessor(BaseProcessor):
 
     def close(self) -> None:
         self.tracker.reset()
+
+
+CONFIG = TrackerConfig
+
+
+def build(config: TrackerConfig, ctx: BuildContext) -> TrackingProcessor | None:
+    if not tracking_wanted(ctx.config):
+        return None
+    return TrackingProcessor(config, ctx.section("objects"))
+
+
+def decode_floor(config: TrackerConfig, app: AppConfig) -> float | None:
+    """With tracking on, the decoders keep boxes down to the lowest score the
+    tracker's second stage uses (``[objects] low_score``, per-label ``min_score``)."""
+    if not tracking_wanted(app):
+        return None
+    objects: ObjectsConfig = app.section("objects")
+    scores = [objects.low_score, objects.min_score]
+    scores += [f.min_score for f in objects.filters.values() if f.min_score is not None]
+    return min(scores)

@@ -77,6 +77,8 @@ CORE_FLAGS: dict[str, tuple[str, str]] = {
     "overlay_width": ("overlay.max_width", "--overlay-width"),
     "log_level": ("logging.level", "--log-level"),
     "http": ("http.listen", "--http"),
+    "motion": ("motion.enabled", "--motion"),
+    "detect_fps": ("detect.fps", "--detect-fps"),
 }
 
 

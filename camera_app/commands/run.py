@@ -14,7 +14,12 @@ import time
 from typing import Any
 
 from camera_app.app import build_run, config_from_args
-from camera_app.commands.args import add_component_flags, add_config_arg, add_model_args
+from camera_app.commands.args import (
+    add_component_flags,
+    add_config_arg,
+    add_model_args,
+    positive_float,
+)
 from camera_app.config import AppConfig
 from camera_app.errors import UsageError
 from camera_app.logs import StatusReporter, setup_logging
@@ -67,6 +72,25 @@ def register(sub: Any) -> None:
         default=None,
         help="serve /healthz, /metrics and /api/stats here; --preview web joins it ([http] listen)",
     )
+    p.add_argument(
+        "--motion",
+        action="store_true",
+        help="infer only while something moves, tracked objects are active, or at the "
+        "keep-alive ([motion])",
+    )
+    p.add_argument(
+        "--detect-fps",
+        type=positive_float,
+        default=None,
+        metavar="FPS",
+        help="infer at most this many frames a second ([detect] fps); previews and "
+        "recordings keep the source's rate",
+    )
+    p.add_argument(
+        "--motion-debug",
+        action="store_true",
+        help="draw motion boxes, changed pixels and the motion mask on previews and recordings",
+    )
     add_component_flags(p)
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
@@ -78,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     config: AppConfig = config_from_args(args)
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(config.logging.level)
-    r = build_run(config, insecure_no_auth=args.insecure_no_auth)
+    r = build_run(config, insecure_no_auth=args.insecure_no_auth, motion_debug=args.motion_debug)
     try:
         if r.http is not None:
             r.http.start()

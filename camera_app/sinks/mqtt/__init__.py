@@ -150,6 +150,11 @@ def mqtt_password(config: MqttConfig, environ: Mapping[str, str]) -> str | None:
     return password
 
 
+def uses_tracks(config: MqttConfig) -> bool:
+    """Events and zone counts on MQTT need tracked objects."""
+    return bool(config.host)
+
+
 def describe(config: MqttConfig) -> str | None:
     if not config.host:
         return None

@@ -1,0 +1,77 @@
+"""The pipeline's gate: motion detection and the detect rate on the capture thread.
+
+:class:`MotionFrameGate` runs :class:`MotionDetector` on each captured frame
+(the lores stream when the source has one: on a Pi that is a small image
+already, so the detector only resizes a little), asks :class:`InferenceGate`
+whether to infer, and tells the pipeline. It runs before preprocessing, so a
+still scene costs the detector's fraction of a millisecond per frame, not
+an inference. Time is media time when a file is replayed every frame, so the
+same clip gives the same decisions on any machine; capture time otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from camera_app.frames import Frame
+from camera_app.motion.config import MotionConfig, check_mask_fits
+from camera_app.motion.detector import MotionDetector
+from camera_app.motion.gate import InferenceGate
+from camera_app.pipeline.core import GateDecision
+from camera_app.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+
+class MotionFrameGate:
+    """``FrameGate`` for the pipeline (``Pipeline(gate=...)``)."""
+
+    def __init__(
+        self,
+        motion: MotionConfig,
+        fps: float | None,
+        *,
+        every_frame: bool,
+        active_tracks: Callable[[], int] = lambda: 0,
+        stats: PipelineStats | None = None,
+        keep_changed: bool = False,
+    ) -> None:
+        self.config = motion
+        self.detector = (
+            MotionDetector(motion, keep_changed=keep_changed) if motion.enabled else None
+        )
+        self.gate = InferenceGate.from_config(motion, fps)
+        self.every_frame = every_frame
+        self.active_tracks = active_tracks
+        self.stats = stats
+        self._checked_size: tuple[int, int] | None = None
+
+    def _time_ns(self, frame: Frame) -> int:
+        if self.every_frame and frame.media_ms is not None:
+            return round(frame.media_ms * 1e6)
+        return frame.timestamp_ns
+
+    def check(self, frame: Frame) -> GateDecision:
+        ts = self._time_ns(frame)
+        motion = None
+        if self.detector is not None:
+            if self._checked_size != frame.size_wh:  # pixel masks must fit the frame
+                check_mask_fits(self.config, frame.size_wh)
+                self._checked_size = frame.size_wh
+            if frame.lores is not None:
+                image, order = frame.lores, frame.lores_order
+            else:
+                image, order = frame.image, frame.channel_order
+            found = self.detector.detect(
+                image, ts, frame_size_wh=frame.size_wh, channel_order=order
+            )
+            motion = found.to_motion()
+            if self.stats is not None:
+                self.stats.motion = found.motion
+        decision = self.gate.decide(
+            ts,
+            motion=True if motion is None else motion.detected,
+            active_tracks=self.active_tracks(),
+        )
+        return GateDecision(decision.infer, "" if decision.infer else decision.reason, motion)
