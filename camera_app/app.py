@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, get_type_hints
 
 from camera_app.analysis.base import Processor
+from camera_app.clips.packets import PacketBus
 from camera_app.commands.args import CORE_FLAGS
 from camera_app.components import (
     PROCESSORS,
@@ -230,6 +231,7 @@ def make_source(
     config: AppConfig,
     lores_size_wh: tuple[int, int] | None = None,
     stats: PipelineStats | None = None,
+    packets: PacketBus | None = None,
 ) -> Source:
     """The source; live ones wrapped in a :class:`ReconnectingSource` when
     ``reconnect.enabled`` (call ``source.bind(on_event=pipeline.emit)``)."""
@@ -242,6 +244,7 @@ def make_source(
         fps=s.fps,
         lores_size_wh=s.lores_size_wh or lores_size_wh,
         timeout_s=s.read_timeout_s,
+        packets=packets,
     )
     spec, r = s.spec, config.reconnect
     if not (p is Pacing.LIVE and r.enabled):
@@ -349,12 +352,12 @@ def build_run(
     source: Source | None = None
     try:
         if source_kind(config.source.spec) != "picamera2":
-            source = make_source(config, None, stats)
+            source = make_source(config, None, stats, ctx.packets)
             source.start()
         model = Model(model_options(config))
         ctx.model = model
         if source is None:  # picamera2 sizes its lores stream for the model
-            source = make_source(config, lores_size(model), stats)
+            source = make_source(config, lores_size(model), stats, ctx.packets)
         processors = build_processors(ctx)
         gate = build_gate(config, stats, processors, keep_changed=motion_debug)
         if motion_debug and ctx.annotator is not None:

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from camera_app.clips.packets import PacketBus
     from camera_app.config import AppConfig
     from camera_app.inference.model import Model
     from camera_app.sinks.overlay import Annotator
@@ -126,6 +127,12 @@ PROCESSORS: tuple[Component, ...] = (
 COMPONENTS: tuple[Component, ...] = SINKS + PROCESSORS
 
 
+def _bus() -> PacketBus:
+    from camera_app.clips.packets import PacketBus
+
+    return PacketBus()
+
+
 def tracking_wanted(config: AppConfig) -> bool:
     """Tracking runs when ``[tracker] enabled`` says so, or (absent) when a
     configured component uses tracked objects (events, zones, lines...)."""
@@ -165,6 +172,8 @@ class BuildContext:
     http: Any = None
     """The run's HTTP server, when there is one (``camera_app.http``)."""
     insecure_no_auth: bool = False
+    packets: PacketBus = field(default_factory=lambda: _bus())
+    """Encoded video a source publishes (hardware encoder, camera stream), for clips."""
 
     def section(self, name: str) -> Any:
         return self.config.section(name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from camera_app.clips.packets import PacketBus
 from camera_app.errors import SourceError
 from camera_app.sources.base import BaseSource, Source
 from camera_app.sources.images import IMAGE_SUFFIXES, ImageFolderSource, is_glob
@@ -35,6 +36,9 @@ class SourceOptions:
     lores_size_wh: tuple[int, int] | None = None
     """picamera2: size of the lores stream inference reads (about the model's)."""
     timeout_s: float = 2.0
+    packets: PacketBus | None = None
+    """Where a source with encoded video (picamera2's hardware encoder, an
+    H.264 network stream) publishes its packets for clips; None: nowhere."""
 
 
 def source_kind(spec: str) -> str:

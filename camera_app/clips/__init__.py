@@ -1,0 +1,1 @@
+"""Event clips: pre-roll from already-encoded video, post-roll, retention."""
