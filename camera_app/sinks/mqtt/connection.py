@@ -83,7 +83,7 @@ class MqttConnection:
         port: int,
         client_id: str,
         *,
-        will_topic: str,
+        will_topic: str | None,
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
@@ -118,7 +118,7 @@ class MqttConnection:
         self._started = False
         self._closing = False
         self._problem: str | None = None
-        self._desired: dict[str, str | bytes] = {will_topic: "online"}
+        self._desired: dict[str, str | bytes] = {will_topic: "online"} if will_topic else {}
         """Retained topic -> payload as it should be on the broker."""
         self._sent: dict[str, str | bytes] = {}
         """What this connection has published of ``_desired``."""
@@ -128,6 +128,7 @@ class MqttConnection:
         self._follows: dict[str, Handler] = {}
         self._probing = 0
         """Probe subscriptions not yet unsubscribed on this connection."""
+        self._probe_done = False
         self._client = self._make_client(username, password, tls, ca_file)
 
     @property
@@ -148,7 +149,8 @@ class MqttConnection:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
         client.suppress_exceptions = True  # a failing callback is logged, paho's thread lives on
         client.on_log = self._on_log
-        client.will_set(self.will_topic, "offline", qos=self.qos, retain=True)
+        if self.will_topic is not None:  # a tool (mqtt-clean) has no availability
+            client.will_set(self.will_topic, "offline", qos=self.qos, retain=True)
         if username is not None:
             client.username_pw_set(username, password)
         if tls:
@@ -247,6 +249,36 @@ class MqttConnection:
         with self._cond:
             return self._cond.wait_for(lambda: self._connected is connected, timeout_s)
 
+    def wait_probed(self, timeout_s: float) -> bool:
+        """Wait until connected and every probe's retained values have arrived
+        (the broker sends them before it acknowledges the unsubscribe)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._connected and self._probe_done, timeout_s)
+
+    def wait_retained(self, timeout_s: float) -> bool:
+        """Wait until the broker acknowledged every retained value (QoS 1), or
+        they were written to the socket (QoS 0: the broker may still be
+        reading them)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._io:
+                self._sync()
+                with self._cond:
+                    synced = all(self._sent.get(t) == p for t, p in self._desired.items())
+                infos = list(self._in_flight)
+            if synced and all(_done(i) for i in infos):
+                return True
+            pending = next((i for i in infos if not _done(i)), None)
+            if pending is not None:
+                try:
+                    pending.wait_for_publish(max(0.01, deadline - time.monotonic()))
+                except (RuntimeError, ValueError):
+                    pass
+            else:
+                with self._cond:
+                    self._cond.wait(0.05)  # woken by a (re)connection
+        return False
+
     def wait_connect_failures(self, n: int, timeout_s: float) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self.connect_failures >= n, timeout_s)
@@ -265,7 +297,8 @@ class MqttConnection:
             # Nothing comes unasked once the probe subscriptions are gone.
             self._cond.wait_for(lambda: self._probing == 0, self.close_timeout_s * 0.25)
             started, connected = self._started, self._connected
-            self._desired[self.will_topic] = "offline"
+            if self.will_topic is not None:
+                self._desired[self.will_topic] = "offline"
             self._cond.notify_all()
         if not started:
             return
@@ -274,7 +307,8 @@ class MqttConnection:
             with self._io:
                 if self._follows:
                     self._client.unsubscribe(list(self._follows))
-                info = self._client.publish(self.will_topic, "offline", self.qos, True)
+                if self.will_topic is not None:
+                    info = self._client.publish(self.will_topic, "offline", self.qos, True)
         if info is not None and info.rc == self._mqtt.MQTT_ERR_SUCCESS:
             try:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()) * 0.6)
@@ -350,6 +384,7 @@ class MqttConnection:
             self._connected = True
             self._generation += 1
             self._probing = len(self._probes)
+            self._probe_done = not self._probes
             self._sent.clear()
             self._problem = None
             again, self._ever_connected = self._ever_connected, True
@@ -417,6 +452,7 @@ class MqttConnection:
     def _on_unsubscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
         with self._cond:
             self._probing = 0
+            self._probe_done = True
             self._cond.notify_all()
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
