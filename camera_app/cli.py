@@ -2,86 +2,46 @@
 
 Errors a user can cause print one line (``camera-app: error: ...``) and exit
 non-zero (2 for bad arguments or configuration); ``--debug`` shows the
-traceback instead. ``--debug`` and ``--log-level`` go before or after the
-command.
-
-SIGINT and SIGTERM are handled from the first instant of :func:`main`,
-before the heavy imports (see :mod:`camera_app.service`): a stop during
-start-up abandons it (exit 0 for SIGTERM, 130 for SIGINT), a stop once a
-run has started ends it cleanly (exit 0). So this module imports little at
-the top; the rest comes after the handlers are in place.
+traceback instead.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from camera_app.service import (
-    Interrupted,
-    StopSignals,
-    install_stop_signals,
-    installed_stop_signals,
-)
+from camera_app import __version__
+from camera_app.errors import EXIT_INTERRUPTED, EXIT_USAGE, CameraAppError
+from camera_app.native import detach_python_stderr
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs an import before the handlers are installed
-    import argparse
-    from collections.abc import Callable, Sequence
-    from typing import Any
+log = logging.getLogger("camera_app")
 
-    Handler = Callable[[argparse.Namespace], int]
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
+Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from camera_app import __version__
     from camera_app.commands import detect, inspect, run
     from camera_app.commands.args import Parser
 
     parser = Parser(prog="camera-app", description="Real-time camera vision for the Raspberry Pi.")
     parser.add_argument("--version", action="version", version=f"camera-app {__version__}")
-    _add_logging_args(parser)
+    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in (run, detect, inspect):
         module.register(sub)
     _register_optional(sub)
-    for command in sub.choices.values():
-        _add_logging_args(command, after_command=True)
     return parser
-
-
-def _add_logging_args(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
-    """``--debug`` and ``--log-level`` on ``parser`` and on every (sub)command
-    below it: ``camera-app run --debug`` as well as ``camera-app --debug run``.
-
-    After the command the default is "not given" (``SUPPRESS``), so an
-    absent flag keeps what was given before the command."""
-    import argparse
-
-    if any("--debug" in a.option_strings for a in parser._actions):
-        return  # a command under two names (aliases)
-    given_before = argparse.SUPPRESS
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=given_before if after_command else False,
-        help="debug logs and tracebacks",
-    )
-    parser.add_argument(
-        "--log-level", default=given_before if after_command else None, choices=LOG_LEVELS
-    )
-    for action in parser._actions:  # nested commands: models list|pull
-        if isinstance(action, argparse._SubParsersAction):
-            for command in action.choices.values():
-                _add_logging_args(command, after_command=True)
 
 
 def _register_optional(sub: Any) -> None:
     """Commands whose modules may be absent from a trimmed install."""
     import importlib
 
-    for name in ("bench", "convert", "check_config", "models", "doctor"):
+    for name in ("bench", "convert", "check_config", "models", "doctor", "mqtt_clean"):
         try:
             mod = importlib.import_module(f"camera_app.commands.{name}")
         except ModuleNotFoundError as e:
@@ -98,31 +58,7 @@ def setup_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``camera-app`` program; returns the exit code (see camera_app.errors).
-
-    With ``argv`` None (the program itself) the signal handlers stay until
-    the process ends, so a signal while the interpreter shuts down is still
-    a clean stop; given ``argv`` (a caller in the same process, tests) the
-    previous handlers are put back on return.
-    """
-    outer = installed_stop_signals()
-    signals = outer or install_stop_signals()  # first: from here on a stop is clean
-    owner = outer is None and signals.installed
-    try:
-        return _main(sys.argv[1:] if argv is None else list(argv), signals)
-    except Interrupted as e:
-        return _interrupted(e.signum)
-    finally:
-        if owner and argv is not None:
-            signals.restore()
-        elif owner:
-            signals.hand_over(_nothing)  # the command is over: nothing left to abandon
-
-
-def _main(args_list: list[str], signals: StopSignals) -> int:
-    from camera_app.errors import EXIT_INTERRUPTED, EXIT_USAGE, CameraAppError
-    from camera_app.native import detach_python_stderr
-
+    args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
         parser = build_parser()
@@ -140,32 +76,14 @@ def _main(args_list: list[str], signals: StopSignals) -> int:
         handler: Handler = args.handler
         return handler(args)
     except CameraAppError as e:
-        if signals.startup_signum is not None:
-            # the stop came first: whatever failed after it is its consequence
-            return _interrupted(signals.startup_signum, e)
         if debug:
             raise
         print(f"camera-app: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:  # SIGINT where our handlers are not installed (not the main thread)
+    except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
-
-
-def _interrupted(signum: int, after: BaseException | None = None) -> int:
-    import logging
-    import signal
-
-    log = logging.getLogger("camera_app")
-    log.info("%s during start-up: not started", signal.Signals(signum).name)
-    if after is not None:
-        log.debug("after the stop request: %r", after)
-    return Interrupted(signum).exit_code
-
-
-def _nothing() -> None:
-    pass
 
 
 if __name__ == "__main__":
