@@ -13,25 +13,20 @@ Components (sinks, analysis processors) are looked up in
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, get_type_hints
+from dataclasses import dataclass, field
 
 from camera_app.analysis.base import Processor
 from camera_app.clips.packets import PacketBus
-from camera_app.commands.args import CORE_FLAGS
 from camera_app.components import (
     PROCESSORS,
     SINKS,
     BuildContext,
-    Component,
-    Flag,
     decode_floor,
 )
-from camera_app.config import AppConfig, check_files, load_config
-from camera_app.errors import ConfigError, UsageError
+from camera_app.config import AppConfig
+from camera_app.errors import ConfigError
 from camera_app.events import Event
 from camera_app.http.build import build_server
 from camera_app.http.server import HttpServer
@@ -40,137 +35,34 @@ from camera_app.inference.preprocess import PreprocessOptions
 from camera_app.inference.types import DecodeOptions
 from camera_app.motion.annotate import MotionAnnotator
 from camera_app.motion.frame_gate import MotionFrameGate
+
+# the command line's part lives in camera_app.overrides; re-exported for callers
+from camera_app.overrides import cli_overrides, config_from_args, with_values
 from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sinks.base import Sink
 from camera_app.sources import SourceOptions, open_source, source_kind
 from camera_app.sources.base import Source
 from camera_app.sources.reconnect import ReconnectingSource
 from camera_app.stats import PipelineStats
-from camera_app.validation import Mismatch, convert, describe
+
+__all__ = [
+    "Run",
+    "build_gate",
+    "build_processors",
+    "build_run",
+    "build_sinks",
+    "cli_overrides",
+    "config_from_args",
+    "lores_size",
+    "make_source",
+    "model_options",
+    "pacing",
+    "pipeline_options",
+    "summary",
+    "with_values",
+]
 
 LIVE_KINDS = frozenset({"picamera2", "v4l2", "stream"})
-
-
-# -- config from the command line ------------------------------------------
-def _leaf(cls: Any, key: str) -> tuple[Any, dict[str, Any]]:
-    """Type hint and metadata of a dotted key below dataclass ``cls``."""
-    *parents, last = key.split(".")
-    for name in parents:
-        cls = get_type_hints(cls)[name]
-    f = cls.__dataclass_fields__[last]
-    return get_type_hints(cls)[last], dict(f.metadata)
-
-
-def _convert(cls: Any, key: str, value: Any, flag: str) -> Any:
-    tp, meta = _leaf(cls, key)
-    raw = list(value) if isinstance(value, list | tuple) else value
-    candidates = [raw]
-    if isinstance(raw, str):  # a flag's text for a numeric key: "8080"
-        for kind in (int, float):
-            try:
-                candidates.append(kind(raw))
-            except ValueError:
-                continue
-    for candidate in candidates:
-        try:
-            return convert(candidate, tp, meta)
-        except Mismatch:
-            continue
-    raise UsageError(f"{flag}: expected {describe(tp, meta)}, got {value!r}")
-
-
-def with_values(config: AppConfig, overrides: Mapping[str, Any]) -> AppConfig:
-    """``config`` with dotted keys replaced (``{"model.threads": 2}``,
-    ``{"sinks.jsonl.path": "x"}``), unvalidated."""
-    for key, value in overrides.items():
-        section = next(
-            (
-                s
-                for s in sorted(config.components, key=len, reverse=True)
-                if key.startswith(s + ".")
-            ),
-            None,
-        )
-        if section is not None:
-            sub = key[len(section) + 1 :]
-            config = config.with_section(section, replace(config.section(section), **{sub: value}))
-            continue
-        *parents, last = key.split(".")
-        chain: list[Any] = [config]
-        for name in parents:
-            chain.append(getattr(chain[-1], name))
-        new: Any = replace(chain[-1], **{last: value})
-        for obj, name in zip(reversed(chain[:-1]), reversed(parents), strict=True):
-            new = replace(obj, **{name: new})
-        config = new
-    return config
-
-
-def _component_overrides(c: Component, f: Flag, value: Any) -> dict[str, Any]:
-    cls = c.config_type
-    if f.apply is not None:
-        try:
-            keys = dict(f.apply(value))
-        except ValueError as e:
-            raise UsageError(f"{f.flag}: expected {e}, got {value!r}") from None
-    else:
-        assert f.key is not None
-        keys = {f.key: _convert(cls, f.key, value, f.flag)}
-    keys.update(f.implies)
-    return {f"{c.section}.{k}": v for k, v in keys.items()}
-
-
-def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The config keys the user set on the command line, validated like the file."""
-    out: dict[str, Any] = {}
-    for dest, (key, flag) in CORE_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is None or value is False or value == []:
-            continue
-        out[key] = _convert(AppConfig, key, value, flag)
-    every_frame = getattr(args, "every_frame", None)
-    if every_frame is not None:
-        out["source.mode"] = "every-frame" if every_frame else "realtime"
-    if getattr(args, "log_level", None) is None:
-        if getattr(args, "debug", False):
-            out["logging.level"] = "debug"
-        elif getattr(args, "quiet", False):
-            out["logging.level"] = "warning"
-    for c in SINKS + PROCESSORS:
-        for f in c.flags:
-            value = getattr(args, f.dest, None)
-            if value is None or value is False:
-                continue
-            out.update(_component_overrides(c, f, value))
-    return out
-
-
-def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
-    """``--config FILE`` (or the defaults) merged with the flags the user gave,
-    validated again, then checked against the filesystem; errors name the
-    file and the key."""
-    path = getattr(args, "config", None)
-    config = load_config(path, files=False) if path else AppConfig.default()
-    config = with_values(config, cli_overrides(args))
-    try:
-        try:
-            config.http.validate()  # --http went around it too
-        except ConfigError as e:
-            raise ConfigError(f"http.{e}") from None
-        for c in SINKS + PROCESSORS:  # flags went around the sections' validate()
-            check = getattr(config.section(c.section), "validate", None)
-            if callable(check):
-                try:
-                    check()
-                except ConfigError as e:
-                    raise ConfigError(f"{c.section}.{e}") from None
-        if files:
-            check_files(config)
-    except ConfigError as e:
-        if path:
-            raise ConfigError(f"config {path}: {e}") from e
-        raise
-    return config
 
 
 # -- the objects -------------------------------------------------------------

@@ -12,19 +12,13 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from camera_app.app import (
-    cli_overrides,
-    config_from_args,
-    model_options,
-    pacing,
-    pipeline_options,
-    with_values,
-)
+from camera_app.app import model_options, pacing, pipeline_options
 from camera_app.cli import build_parser, main
 from camera_app.components import COMPONENTS
 from camera_app.config import AppConfig, check_files, load_config
 from camera_app.errors import ConfigError, UsageError
 from camera_app.inference.labels import Labels, resolve_classes
+from camera_app.overrides import cli_overrides, config_from_args, with_values
 from camera_app.pipeline import Pacing
 from camera_app.sinks.mqtt import mqtt_password
 from camera_app.sinks.preview import web_token

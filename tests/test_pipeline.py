@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_app.errors import SinkError, SourceError
+from camera_app.errors import InferenceError, RunError, SinkError, SourceError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions, Prepared
 from camera_app.pipeline import HandOff, Pacing, Pipeline, PipelineOptions, Stopped
@@ -196,7 +196,7 @@ def test_inference_exception_reaches_main_thread(
             return ssd.infer(frame, prepared)
 
     sink = CollectSink()
-    with pytest.raises(RuntimeError, match=r"inference failed.*bad tensor"):
+    with pytest.raises(InferenceError, match=r"inference failed.*bad tensor"):
         Pipeline(ScriptedSource(50), Boom(), [sink]).run()
     assert sink.ids == [0, 1, 2] and sink.closed
 
@@ -213,7 +213,7 @@ def test_preprocessing_exception_reaches_main_thread(ssd: Model) -> None:
 
     sink = CollectSink()
     on_capture = PipelineOptions(preprocess_on_capture=True)
-    with pytest.raises(RuntimeError, match=r"preprocessing failed.*odd frame"):
+    with pytest.raises(RunError, match=r"preprocessing failed.*odd frame"):
         Pipeline(ScriptedSource(50), Boom(), [sink], on_capture).run()
     assert sink.ids == [0, 1, 2] and sink.closed
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from camera_app.app import config_from_args
 from camera_app.app import model_options as config_model_options
 from camera_app.inference.model import Model, ModelOptions
+from camera_app.overrides import config_from_args
 
 
 def model_options(args: argparse.Namespace, path: str | None = None) -> ModelOptions:

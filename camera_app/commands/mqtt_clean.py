@@ -15,9 +15,9 @@ import logging
 import os
 from typing import Any
 
-from camera_app.app import config_from_args
 from camera_app.commands.args import add_config_arg, add_flag
 from camera_app.errors import RunError, UsageError
+from camera_app.overrides import config_from_args
 from camera_app.sinks.mqtt import FLAGS, MqttConfig, mqtt_password
 from camera_app.sinks.mqtt.connection import MqttConnection, default_port
 from camera_app.sinks.mqtt.discovery import Device

@@ -18,7 +18,7 @@ from camera_app.frames import Frame
 from camera_app.motion.config import MotionConfig, check_mask_fits
 from camera_app.motion.detector import MotionDetector
 from camera_app.motion.gate import InferenceGate
-from camera_app.pipeline.core import GateDecision
+from camera_app.pipeline.gate import GateDecision
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)

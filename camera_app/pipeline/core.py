@@ -27,18 +27,7 @@ previews, still drop). Every wait has a timeout and checks the stop event;
 the first error in any thread stops the pipeline and is re-raised by
 ``run()`` in the main thread after every sink has been closed.
 
-Inference comes first. While the pipeline runs, a thread holding the GIL is
-asked to hand it over after 1 ms instead of Python's 5 ms
-(``switch_interval_s``), so the inference thread is not left waiting
-between ``invoke()`` calls by a sink running Python code. On Linux the
-capture and sink threads can also lower their own priority (``worker_nice``;
-threads they start, such as FFmpeg's, inherit it), so that when decoding,
-drawing and encoding want more CPU than the cores have left, they wait
-instead of the model. Off by default: nice values rank threads against
-every process on the machine, not only this one. Measured with a test run
-beside the bench, niced workers starved behind it and took inference down
-with them (1080p with recording: 0.46 to 0.65 x bare, while the one-thread
-loop held); on a quiet machine they gained 0.02 x bare at most.
+Inference comes first: see :mod:`camera_app.pipeline.priority`.
 """
 
 from __future__ import annotations
@@ -48,67 +37,30 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from camera_app.analysis.base import Processor, ProcessorContext
 from camera_app.errors import (
     CameraAppError,
     InferenceError,
     RunError,
-    SourceError,
-    SourceLostError,
 )
 from camera_app.events import Event
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
 from camera_app.inference.runtime import default_threads
+from camera_app.pipeline.capture import capture_loop
+from camera_app.pipeline.gate import FrameGate, GateDecision
 from camera_app.pipeline.handoff import POLL_S, HandOff, Stopped
+from camera_app.pipeline.options import PipelineOptions
 from camera_app.pipeline.pacing import Pacing
-from camera_app.pipeline.priority import lower_thread_priority
 from camera_app.pipeline.sink_runner import END, SinkRunner
-from camera_app.results import Detections, FrameResult, Motion, Timings
+from camera_app.results import Detections, FrameResult, Timings
 from camera_app.sinks.base import Sink
 from camera_app.sources.base import Source
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class GateDecision:
-    infer: bool
-    reason: str = ""
-    """Why not: ``no_motion``, ``rate``..."""
-    motion: Motion | None = None
-
-
-INFER = GateDecision(True)
-
-
-class FrameGate(Protocol):
-    """Decides on the capture thread whether a frame is inferred (cheap)."""
-
-    def check(self, frame: Frame) -> GateDecision: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineOptions:
-    pacing: Pacing | None = None
-    """None: every frame for files, live for cameras and streams."""
-    queue_size: int = 2
-    sink_queue_size: int = 8
-    max_frames: int | None = None
-    duration_s: float | None = None
-    read_timeout_s: float = 5.0
-    worker_nice: int = 0
-    """Capture and sink threads run this much nicer than inference (Linux;
-    0: same priority). See the module docstring before raising it."""
-    preprocess_on_capture: bool | None = None
-    """Preprocess on the capture thread (True) or the inference thread
-    (False); None: on capture when inference threads < cores."""
-    switch_interval_s: float | None = 0.001
-    """``sys.setswitchinterval`` while running (None: leave it alone)."""
 
 
 class Pipeline:
@@ -191,45 +143,18 @@ class Pipeline:
     # -- threads ---------------------------------------------------------
     def _capture_loop(self) -> None:
         assert self._frames is not None
-        limit = self.options.max_frames if self.every_frame else None
-        captured = 0
-        prepare = self.model.prepare if self.preprocess_on_capture() else None
-        gate = self.gate
-        lower_thread_priority(self.options.worker_nice)
-        try:
-            while not self._stop.is_set():
-                frame = self.source.read(self.options.read_timeout_s)
-                if frame is None:
-                    log.info("source ended after %d frames", captured)
-                    break
-                self.stats.on_captured(frame.timestamp_ns)
-                decision = INFER if gate is None else gate.check(frame)
-                prepared = None
-                if prepare is not None and decision.infer:
-                    try:
-                        prepared = prepare(frame)
-                    except BaseException as e:
-                        self._fail(  # the frames already prepared are still inferred
-                            e
-                            if isinstance(e, CameraAppError)
-                            else RunError(f"preprocessing failed: {e!r}"),
-                            e,
-                            abort=False,
-                        )
-                        break
-                self._frames.put((frame, prepared, decision))
-                captured += 1
-                if limit is not None and captured >= limit:
-                    break
-        except Stopped:
-            pass
-        except SourceError as e:
-            if not self._stop.is_set():
-                self._fail(e, abort=False)
-        except BaseException as e:
-            self._fail(SourceLostError(f"capture failed: {e}"), e, abort=False)
-        finally:
-            self._frames.put(END, force=True)
+        capture_loop(
+            self.source,
+            self._frames,
+            stop=self._stop,
+            stats=self.stats,
+            gate=self.gate,
+            prepare=self.model.prepare if self.preprocess_on_capture() else None,
+            limit=self.options.max_frames if self.every_frame else None,
+            read_timeout_s=self.options.read_timeout_s,
+            worker_nice=self.options.worker_nice,
+            fail=self._fail,
+        )
 
     def _dispatch(self, item: Any) -> None:
         for r in self._runners:

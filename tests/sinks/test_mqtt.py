@@ -22,7 +22,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
-from camera_app.app import build_sinks, with_values
+from camera_app.app import build_sinks
 from camera_app.cli import main
 from camera_app.components import BuildContext
 from camera_app.config import AppConfig
@@ -30,6 +30,7 @@ from camera_app.errors import ConfigError, SinkError
 from camera_app.events import SourceEvent
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import load_model
+from camera_app.overrides import with_values
 from camera_app.pipeline import Pipeline, PipelineOptions
 from camera_app.results import Detections, FrameResult
 from camera_app.sinks.jsonl import JsonlSink

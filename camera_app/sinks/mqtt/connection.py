@@ -17,66 +17,28 @@ run left, e.g. object counts to reset) and unsubscribed after SUBACK;
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
-import sys
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from camera_app.errors import SinkError
+from camera_app.sinks.mqtt.callbacks import PahoCallbacks
+from camera_app.sinks.mqtt.paho import (
+    MAX_IN_FLIGHT,
+    Handler,
+    default_client_id,
+    default_port,
+    is_done,
+    make_client,
+)
+
+__all__ = ["MAX_IN_FLIGHT", "MqttConnection", "default_client_id", "default_port"]
 
 log = logging.getLogger(__name__)
-paho_log = logging.getLogger(f"{__name__}.paho")
-
-DEFAULT_PORT = 1883
-DEFAULT_TLS_PORT = 8883
-MAX_IN_FLIGHT = 64
-"""Messages handed to paho and not yet written (QoS 0) or acknowledged (QoS 1)."""
-RECONNECT_MIN_DELAY_S = 1
-RECONNECT_MAX_DELAY_S = 30
-CONNECT_TIMEOUT_S = 5.0
-
-Handler = Callable[[str, bytes, bool], None]
-"""(topic, payload, retained) from paho's network thread; must not block."""
 
 
-def default_port(tls: bool) -> int:
-    return DEFAULT_TLS_PORT if tls else DEFAULT_PORT
-
-
-def default_client_id(topic_prefix: str) -> str:
-    """Stable across restarts (a restarted app takes over its old session),
-    distinct per host and prefix."""
-    return f"camera-app-{socket.gethostname()}-{zlib.crc32(topic_prefix.encode()):08x}"
-
-
-def _describe_os_error(e: BaseException | None) -> str:
-    if isinstance(e, socket.gaierror):
-        return f"host name not found: {e.strerror}"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, TimeoutError):
-        return f"no answer in {CONNECT_TIMEOUT_S:g} s"
-    if isinstance(e, ssl.SSLError):
-        return f"TLS: {getattr(e, 'verify_message', None) or e.reason or e}"
-    if isinstance(e, OSError):
-        return e.strerror or str(e)
-    return str(e) if e is not None else "connection failed"
-
-
-def _done(info: Any) -> bool:
-    """A publish paho no longer holds: written (QoS 0), acknowledged (QoS 1) or failed."""
-    try:
-        return bool(info.is_published())
-    except (RuntimeError, ValueError):
-        return True
-
-
-class MqttConnection:
+class MqttConnection(PahoCallbacks):
     def __init__(
         self,
         host: str,
@@ -139,31 +101,16 @@ class MqttConnection:
     def _make_client(
         self, username: str | None, password: str | None, tls: bool, ca_file: str | None
     ) -> Any:
-        try:
-            import paho.mqtt.client as mqtt
-        except ImportError as e:
-            raise SinkError(
-                f"MQTT output needs the paho-mqtt package: pip install paho-mqtt ({e})"
-            ) from e
-        self._mqtt = mqtt
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
-        client.suppress_exceptions = True  # a failing callback is logged, paho's thread lives on
-        client.on_log = self._on_log
-        if self.will_topic is not None:  # a tool (mqtt-clean) has no availability
-            client.will_set(self.will_topic, "offline", qos=self.qos, retain=True)
-        if username is not None:
-            client.username_pw_set(username, password)
-        if tls:
-            try:
-                client.tls_set(ca_certs=ca_file)
-            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
-                why = getattr(e, "strerror", None) or str(e)
-                raise SinkError(
-                    f"MQTT: TLS CA file {ca_file or '(system default)'} cannot be loaded ({why})"
-                ) from e
-        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
-        client.max_queued_messages_set(MAX_IN_FLIGHT * 2)
-        client.connect_timeout = CONNECT_TIMEOUT_S
+        client, self._mqtt = make_client(
+            self.client_id,
+            will_topic=self.will_topic,
+            qos=self.qos,
+            username=username,
+            password=password,
+            tls=tls,
+            ca_file=ca_file,
+            on_socket_error=self._note_socket_error,
+        )
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -171,6 +118,9 @@ class MqttConnection:
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         return client
+
+    def _note_socket_error(self, message: str) -> None:
+        self._socket_error = message  # no lock: paho may hold its own here
 
     # -- what the owner calls ------------------------------------------------
     def probe(self, pattern: str, handler: Handler) -> None:
@@ -266,9 +216,9 @@ class MqttConnection:
                 with self._cond:
                     synced = all(self._sent.get(t) == p for t, p in self._desired.items())
                 infos = list(self._in_flight)
-            if synced and all(_done(i) for i in infos):
+            if synced and all(is_done(i) for i in infos):
                 return True
-            pending = next((i for i in infos if not _done(i)), None)
+            pending = next((i for i in infos if not is_done(i)), None)
             if pending is not None:
                 try:
                     pending.wait_for_publish(max(0.01, deadline - time.monotonic()))
@@ -331,7 +281,7 @@ class MqttConnection:
     # -- internals -------------------------------------------------------------
     def _backlogged(self) -> bool:
         """(_io held.)"""
-        while self._in_flight and _done(self._in_flight[0]):
+        while self._in_flight and is_done(self._in_flight[0]):
             self._in_flight.popleft()
         return len(self._in_flight) >= MAX_IN_FLIGHT
 
@@ -357,108 +307,3 @@ class MqttConnection:
                 if self._generation != generation:
                     return  # reconnected meanwhile: on_connect republishes everything
                 self._sent[topic] = payload
-
-    def _report(self, problem: str, level: int) -> None:
-        """Log each distinct connection problem once (paho retries quietly)."""
-        with self._cond:
-            repeated, self._problem = problem == self._problem, problem
-        if repeated:
-            log.debug("MQTT broker %s: %s", self.where, problem)
-        else:
-            log.log(level, "MQTT broker %s: %s", self.where, problem)
-
-    # -- paho callbacks (paho's network thread) -----------------------------
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            hint = (
-                " (check sinks.mqtt.username and the password)"
-                if "password" in str(reason).lower() or "authori" in str(reason).lower()
-                else ""
-            )
-            self._report(f"refused the connection: {reason}{hint}; retrying", logging.ERROR)
-            with self._cond:  # after the report, as in _on_connect_fail
-                self.connect_failures += 1
-                self._cond.notify_all()
-            return
-        with self._cond:
-            self._connected = True
-            self._generation += 1
-            self._probing = len(self._probes)
-            self._probe_done = not self._probes
-            self._sent.clear()
-            self._problem = None
-            again, self._ever_connected = self._ever_connected, True
-            self._cond.notify_all()
-        with self._io:
-            self._sync()
-        if self._probes:  # one SUBSCRIBE, one SUBACK: then all their retained values came
-            client.subscribe([(p, self.qos) for p in self._probes])
-        if self._follows:
-            client.subscribe([(t, self.qos) for t in self._follows])
-        log.info(
-            "MQTT: %s %s as %s",
-            "reconnected to" if again else "connected to",
-            self.where,
-            self.client_id,
-        )
-        if self.on_connected is not None:
-            self.on_connected(again)
-
-    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        # paho calls this from inside its `except OSError:` clause, so the
-        # exception being handled is the reason. Reported before it is
-        # counted: whoever waits for the count sees the report too.
-        self._report(
-            f"cannot connect ({_describe_os_error(sys.exception())}); retrying in the background",
-            logging.WARNING,
-        )
-        with self._cond:
-            self.connect_failures += 1
-            self._cond.notify_all()
-
-    def _on_disconnect(
-        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
-    ) -> None:
-        why, self._socket_error = self._socket_error or str(reason), None
-        with self._cond:
-            was, self._connected = self._connected, False
-            self._generation += 1
-            self._probing = 0
-            self._sent.clear()
-            closing = self._closing
-            self._cond.notify_all()
-        if was and not closing:
-            self._report(f"connection lost ({why}); reconnecting", logging.WARNING)
-
-    def _on_log(self, client: Any, userdata: Any, level: int, message: str) -> None:
-        # paho logs "Client is not connected" as an error on every retry.
-        # Socket errors come back as our "connection lost" line; a failing
-        # callback (a bug here) is an error.
-        if level == self._mqtt.MQTT_LOG_ERR and message.startswith("Caught exception"):
-            paho_log.error("MQTT (paho): %s", message)
-            return
-        if level == self._mqtt.MQTT_LOG_ERR and "socket" in message:
-            self._socket_error = message  # no lock: paho may hold its own here
-        paho_log.debug("%s", message)
-
-    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
-        # The broker sends the retained values right after SUBACK, before it
-        # reads this: they arrive, and then our own publishes stop echoing back.
-        with self._cond:
-            probing = self._probing > 0
-        if probing:
-            client.unsubscribe(list(self._probes))
-
-    def _on_unsubscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
-        with self._cond:
-            self._probing = 0
-            self._probe_done = True
-            self._cond.notify_all()
-
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        mqtt = self._mqtt
-        for table in (self._follows, self._probes):
-            for pattern, handler in table.items():
-                if mqtt.topic_matches_sub(pattern, msg.topic):
-                    handler(msg.topic, bytes(msg.payload), bool(msg.retain))
-                    return

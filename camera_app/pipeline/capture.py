@@ -1,0 +1,77 @@
+"""The capture thread: read frames, ask the gate, preprocess, hand over."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from camera_app.errors import CameraAppError, RunError, SourceError, SourceLostError
+from camera_app.frames import Frame
+from camera_app.inference.model import Prepared
+from camera_app.pipeline.gate import INFER, FrameGate
+from camera_app.pipeline.handoff import HandOff, Stopped
+from camera_app.pipeline.priority import lower_thread_priority
+from camera_app.pipeline.sink_runner import END
+from camera_app.sources.base import Source
+from camera_app.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+Fail = Callable[..., None]
+"""``fail(error, cause=None, abort=True)``: record the first error and stop."""
+
+
+def capture_loop(
+    source: Source,
+    frames: HandOff[Any],
+    *,
+    stop: threading.Event,
+    stats: PipelineStats,
+    gate: FrameGate | None,
+    prepare: Callable[[Frame], Prepared] | None,
+    limit: int | None,
+    read_timeout_s: float,
+    worker_nice: int,
+    fail: Fail,
+) -> None:
+    """Until the source ends, ``stop`` is set or ``limit`` frames were read.
+    Errors stop the pipeline but let the frames already handed over be
+    inferred (``abort=False``); the end marker always follows."""
+    captured = 0
+    lower_thread_priority(worker_nice)
+    try:
+        while not stop.is_set():
+            frame = source.read(read_timeout_s)
+            if frame is None:
+                log.info("source ended after %d frames", captured)
+                break
+            stats.on_captured(frame.timestamp_ns)
+            decision = INFER if gate is None else gate.check(frame)
+            prepared = None
+            if prepare is not None and decision.infer:
+                try:
+                    prepared = prepare(frame)
+                except BaseException as e:
+                    fail(
+                        e
+                        if isinstance(e, CameraAppError)
+                        else RunError(f"preprocessing failed: {e!r}"),
+                        e,
+                        abort=False,
+                    )
+                    break
+            frames.put((frame, prepared, decision))
+            captured += 1
+            if limit is not None and captured >= limit:
+                break
+    except Stopped:
+        pass
+    except SourceError as e:
+        if not stop.is_set():
+            fail(e, abort=False)
+    except BaseException as e:
+        fail(SourceLostError(f"capture failed: {e}"), e, abort=False)
+    finally:
+        frames.put(END, force=True)
