@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from camera_app.clips.packets import PacketBus
+    from camera_app.clips.planner import ClipPlanner
     from camera_app.config import AppConfig
     from camera_app.inference.model import Model
     from camera_app.sinks.overlay import Annotator
@@ -111,6 +112,7 @@ SINKS: tuple[Component, ...] = (
     Component("preview", "camera_app.sinks.preview", "sink"),
     Component("events", "camera_app.sinks.events_log", "sink"),
     Component("snapshots", "camera_app.sinks.snapshots", "sink"),
+    Component("clips", "camera_app.sinks.clips", "sink"),
 )
 """Results consumers; each runs on its own thread."""
 
@@ -174,6 +176,9 @@ class BuildContext:
     insecure_no_auth: bool = False
     packets: PacketBus = field(default_factory=lambda: _bus())
     """Encoded video a source publishes (hardware encoder, camera stream), for clips."""
+    clips: ClipPlanner | None = None
+    """Names event clips; set by the clips sink's ``build`` (sinks are built
+    before processors), read by the events stage."""
 
     def section(self, name: str) -> Any:
         return self.config.section(name)

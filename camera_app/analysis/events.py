@@ -48,6 +48,7 @@ from camera_app.results import FrameResult
 from camera_app.validation import opt
 
 if TYPE_CHECKING:
+    from camera_app.clips.planner import ClipPlanner
     from camera_app.components import BuildContext
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ def build(config: EventsConfig, ctx: BuildContext) -> EventsProcessor | None:
         return None
     snapshots = _section(ctx, "snapshots")
     lost = getattr(tracker, "max_disappeared_s", LOST_AFTER_S)
-    return EventsProcessor(config, getattr(snapshots, "dir", None), lost_after_s=lost)
+    return EventsProcessor(
+        config, getattr(snapshots, "dir", None), lost_after_s=lost, clips=ctx.clips
+    )
 
 
 def _section(ctx: BuildContext, name: str) -> Any:
@@ -101,6 +104,8 @@ class _Object:
 
     tracker_id: int
     label: str
+    start_s: float
+    """Analysis time of the first match."""
     start_epoch_ns: int
     start_media_ms: float | None
     last_s: float
@@ -123,6 +128,7 @@ class _Object:
     snapshot_sent_s: float = 0.0
     event_id: str | None = None
     snapshot: str | None = None
+    clip: str | None = None
 
 
 def touches_edge(xyxy: tuple[float, float, float, float], size_wh: tuple[int, int]) -> bool:
@@ -141,8 +147,10 @@ class EventsProcessor(BaseProcessor):
         config: EventsConfig | None = None,
         snapshots_dir: str | None = None,
         lost_after_s: float = LOST_AFTER_S,
+        clips: ClipPlanner | None = None,
     ) -> None:
         self.config = config or EventsConfig()
+        self.clips = clips
         self.snapshots_dir = snapshots_dir
         self.lost_after_s = lost_after_s
         self._objects: dict[int, _Object] = {}
@@ -232,7 +240,7 @@ class EventsProcessor(BaseProcessor):
         media = None if frame.media_ms is None else frame.media_ms - age * 1000.0
         epoch = self._epoch(frame)
         return _Object(
-            tid, label, epoch - round(age * 1e9), media,
+            tid, label, now - age, epoch - round(age * 1e9), media,
             now, epoch, frame.media_ms, frame.frame_id, box, expires_s=now + self.lost_after_s,
         )  # fmt: skip
 
@@ -274,6 +282,8 @@ class EventsProcessor(BaseProcessor):
         obj.event_id = f"{start}-{obj.tracker_id}"
         if self.snapshots_dir is not None:
             obj.snapshot = free_snapshot_path(self.snapshots_dir, obj.event_id)
+        if self.clips is not None:
+            obj.clip = self.clips.open(obj.event_id, obj.start_s, obj.last_s)
         self._send("new", obj, [], obj.last_s)
 
     def _send(self, kind: ObjectEventType, obj: _Object, changes: list[str], now: float) -> None:
@@ -307,6 +317,7 @@ class EventsProcessor(BaseProcessor):
                 crossed_lines=tuple(obj.crossed),
                 stationary=obj.stationary,
                 snapshot=obj.snapshot,
+                clip=obj.clip,
                 changes=tuple(changes),
                 timestamp_ns=self._now_ns,
                 snapshot_source=snapshot_source,
@@ -315,6 +326,8 @@ class EventsProcessor(BaseProcessor):
 
     def _end(self, obj: _Object) -> None:
         if obj.event_id is not None:
+            if self.clips is not None:
+                self.clips.close(obj.event_id, obj.last_s)
             self._send("end", obj, [], obj.last_s)
         obj.best = None
 

@@ -28,8 +28,9 @@ class StreamInfo:
     """FFmpeg codec name: ``h264``, ``hevc``..."""
     size_wh: tuple[int, int]
     extradata: bytes | None = None
-    """SPS/PPS (avcC) when the stream carries them out of band; None for
-    Annex B streams with headers in band (repeated before key frames)."""
+    """SPS/PPS (avcC, or Annex B as FFmpeg's RTSP demuxer gives them from the
+    SDP) when the stream carries them out of band; None for Annex B streams
+    with headers in band (repeated before key frames)."""
     time_base_hz: int = 1_000_000_000
     """Packet times are in nanoseconds unless said otherwise."""
 
@@ -42,6 +43,10 @@ class EncodedPacket:
     same clock as ``Frame.timestamp_ns``."""
     keyframe: bool
     stream: StreamInfo
+    dts_ns: int | None = None
+    """Decode time on the same clock, for streams with B-frames (a network
+    camera's); None: the same as ``pts_ns`` (no reordering: picamera2's
+    encoders). Increases strictly from packet to packet while announced."""
 
 
 Subscriber = Callable[[EncodedPacket], None]
@@ -63,15 +68,27 @@ class PacketBus:
             self.producer, self._stream = producer, stream
         log.info("encoded video from %s (%s %dx%d)", producer, stream.codec, *stream.size_wh)
 
-    def withdraw(self) -> None:
-        """The producer stopped (camera restart): subscribers end what they write."""
+    def withdraw(self, producer: str | None = None) -> None:
+        """The producer stopped (camera restart): subscribers end what they write.
+
+        With ``producer``, only if that one is still the producer (a source
+        stopped late must not withdraw the one that replaced it)."""
         with self._lock:
-            self.producer = None
+            if producer is None or producer == self.producer:
+                self.producer = None
 
     @property
     def stream(self) -> StreamInfo | None:
         with self._lock:
             return self._stream if self.producer is not None else None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone subscribes. A source whose packets cost CPU (the Pi
+        camera's encoder; software on a Pi 5) checks this when it starts, so
+        subscribe before the source starts (``build_run`` builds sinks first)."""
+        with self._lock:
+            return bool(self._subscribers)
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns the call that removes it."""
