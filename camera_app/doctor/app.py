@@ -64,7 +64,8 @@ def check_config(path: str | None) -> tuple[Check, Any]:
 
 def check_model(config: Any, config_file: str | None) -> Check:
     """The model loads: runtime, family, input, labels."""
-    from camera_app.inference.model import Model, ModelOptions, delegates_from
+    from camera_app.app import model_options
+    from camera_app.inference.model import Model
 
     if config is None:
         why = "no config" if config_file is None else "the config cannot be read"
@@ -79,15 +80,7 @@ def check_model(config: Any, config_file: str | None) -> Check:
     if not Path(m.path).is_absolute():
         hint = f" (relative to {os.getcwd()}; the service runs in /var/lib/camera-app)"
     try:
-        options = ModelOptions(
-            path=m.path,
-            labels=m.labels,
-            label_offset=m.label_offset,
-            family=m.family,
-            num_threads=m.threads,
-            delegates=delegates_from(m.delegates),
-        )
-        with Model(options) as model:
+        with Model(model_options(config)) as model:  # exactly as `run` would load it
             shape = model.info.input.shape
             labels = f"{len(model.labels.entries)} labels" if model.labels else "no labels"
             return ok(
