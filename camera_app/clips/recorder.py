@@ -117,7 +117,8 @@ class ClipRecorder:
     # -- packets -------------------------------------------------------------
     def add(self, packet: EncodedPacket) -> None:
         """The newest packet of the stream (in capture order)."""
-        if self._stream is not None and packet.stream != self._stream:
+        # identity: each (re)announce is a new StreamInfo, even when equal in value
+        if self._stream is not None and packet.stream is not self._stream:
             self._stream_changed(packet.stream)
         self._stream = packet.stream
         if packet.keyframe and not packet.stream.extradata and is_annex_b(packet.data):

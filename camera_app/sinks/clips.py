@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote
 
+from camera_app.clips.inbox import PacketInbox
 from camera_app.clips.packets import EncodedPacket, PacketBus
 from camera_app.clips.planner import ClipPlanner
 from camera_app.clips.recorder import ClipRecorder
@@ -46,7 +47,6 @@ from camera_app.validation import opt
 
 if TYPE_CHECKING:
     from camera_app.clips.encoder import FrameEncoder
-    from camera_app.clips.inbox import PacketInbox
     from camera_app.components import BuildContext
     from camera_app.http import HttpServer, Request, Response
 
@@ -177,6 +177,12 @@ class ClipsSink(BaseSink):
         self.encoder: FrameEncoder | None = None
         self.inbox: PacketInbox | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        if bus is not None:
+            # Subscribed before the source starts: the Pi camera starts its
+            # hardware encoder only when someone wants its packets. bind()
+            # drops the subscription when no source publishes.
+            self.inbox = PacketInbox()
+            self._unsubscribe = bus.subscribe(self.inbox.put)
         self._inbox_dropped = 0
         self._withdrawn = False
         self._closed = False
@@ -202,11 +208,12 @@ class ClipsSink(BaseSink):
         if stats.source.get("fps"):
             self.recorder.fps = float(stats.source["fps"])
         self.recorder.retention.apply(self.dir, keep=self.planner.reserved_paths())
-        if self.bus is not None and self.bus.stream is not None:
-            from camera_app.clips.inbox import PacketInbox
-
-            self.inbox = PacketInbox()
-            self._unsubscribe = self.bus.subscribe(self.inbox.put)
+        if self.inbox is not None and self.bus is not None and self.bus.stream is None:
+            # nobody publishes encoded video (a file, a USB camera): encode frames
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._unsubscribe, self.inbox = None, None
+        if self.inbox is not None and self.bus is not None:
             log.info("clips: copying the packets of %s into %s", self.bus.producer, self.dir)
         else:
             log.info("clips: encoding frames for clips into %s", self.dir)

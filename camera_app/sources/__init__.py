@@ -4,7 +4,8 @@
 
 * ``picamera2`` or ``picamera2:N`` - a Raspberry Pi camera (libcamera);
 * ``/dev/videoN`` or ``N`` - a V4L2/USB camera;
-* ``rtsp://...``, ``http(s)://...`` - a network stream;
+* ``rtsp://...``, ``http(s)://...`` - a network stream (H.264/H.265 through
+  PyAV, its packets copied for clips; other codecs through OpenCV);
 * a video file - replayed in ``every-frame`` or ``realtime`` mode;
 * a folder, a glob or a single image file.
 """
@@ -82,8 +83,15 @@ def open_source(spec: str, options: SourceOptions | None = None) -> Source:
             lores_size_wh=opts.lores_size_wh,
             fps=opts.fps or 30.0,
             timeout_s=opts.timeout_s,
+            packets=opts.packets,
         )
-    if kind in ("stream", "v4l2"):
+    if kind == "stream":
+        try:
+            from camera_app.sources.stream_av import AvStreamSource
+        except ImportError:  # no PyAV: OpenCV decodes, nothing is copied for clips
+            return OpenCVLiveSource(spec, size_wh=opts.size_wh, fps=opts.fps)
+        return AvStreamSource(spec, opts.packets, size_wh=opts.size_wh, fps=opts.fps)
+    if kind == "v4l2":
         return OpenCVLiveSource(spec, size_wh=opts.size_wh, fps=opts.fps)
     if kind == "images":
         return ImageFolderSource(spec, loop=opts.loop)

@@ -1,41 +1,12 @@
 """Raspberry Pi camera through picamera2 (libcamera), on Pi 4 (VC4) and Pi 5 (PiSP).
 
 picamera2 comes from apt (``python3-picamera2``); a venv sees it only when
-made with ``--system-site-packages``. It is imported in ``start()``.
+made with ``--system-site-packages``. It is imported in ``start()``. Pixel
+formats and their conversions are in :mod:`.picamera2_formats`; the H.264
+encoder that publishes the main stream for clips in :mod:`.picamera2_encoder`.
 
-Facts this module relies on (picamera2 0.3.2x, raspberrypi/picamera2):
+Facts this module relies on (picamera2 0.3.2x-0.3.36, raspberrypi/picamera2):
 
-* Format names are DRM fourccs, i.e. little-endian words, so the bytes of a
-  pixel are the name reversed: ``RGB888`` is stored B,G,R (OpenCV's BGR),
-  ``BGR888`` is R,G,B, ``XRGB8888`` is B,G,R,255 and ``XBGR8888`` R,G,B,255
-  (picamera2's own ``make_image`` maps them to PIL modes BGR/RGB/BGRX/RGBX).
-* ``MappedArray(request, stream, reshape=True, write=True)`` (exported by
-  the package) maps the request's dma-buf and, inside its ``with`` block,
-  gives ``array``: a view, no copy. For RGB formats it is (h, w, 3|4); with
-  padded strides a non-contiguous view of the rows with the padding sliced
-  off. ``__exit__`` deletes ``array`` and ends the DMA-BUF sync: the memory
-  must not be read afterwards (the camera refills it once the request is
-  released). With the base allocator ``Sync`` (``LibcameraAllocator``, and
-  every picamera2 before the DMA heap allocator of late 2023) ``__exit__``
-  closes the mmap, which raises ``BufferError`` if a view of it is still
-  alive. Those older versions also lack ``write=`` (``write=False``: a
-  read-only sync).
-* ``make_array`` copies the buffer (``make_buffer`` is ``np.array`` of the
-  mapping) and, for RGB formats, cuts the stride padding and returns a
-  C-contiguous (h, w, 3|4) array. For YUV420 it returns (h*3//2, stride)
-  with the padding left in: a Y plane of h rows x stride bytes, then U and V
-  planes of h/2 rows x stride/2 bytes each (I420 order). The padding must be
-  cut plane by plane; OpenCV then needs ``COLOR_YUV2RGB_I420``
-  (``COLOR_YUV420p2RGB`` means YV12, V first, and swaps the chroma).
-* OpenCV's I420 conversion is BT.601 limited range, so the YUV lores stream is
-  configured with the SMPTE170M colour space (BT.601 limited range) instead of
-  the preview's sYCC (full range) or the HD video default Rec709.
-* On a Pi 4 the lores stream must be YUV (``configure`` raises "lores stream
-  must be YUV"); a Pi 5 can deliver it as RGB, so there it is ``BGR888``
-  (bytes R,G,B) and needs no conversion. Lores may not exceed main (a larger
-  request is shrunk to fit). Lores has ``preserve_ar=False``: it is main's
-  whole field of view resized to the lores size, stretched if the aspect
-  ratios differ (map lores x and y to main with separate scales).
 * ``capture_request(wait=False)`` returns a job; ``wait(job, timeout)`` raises
   ``TimeoutError`` without cancelling it, so a late frame would be handed to
   nobody. The job's ``signal_function`` releases such late requests, and
@@ -43,56 +14,39 @@ Facts this module relies on (picamera2 0.3.2x, raspberrypi/picamera2):
 * ``SensorTimestamp`` is on CLOCK_MONOTONIC (picamera2's ``capture_request(
   flush=True)`` compares it with ``time.monotonic_ns()``), the clock of
   ``Frame.timestamp_ns``; it is used when plausible, else the time of return.
+  The encoder's packets carry the same clock (see :mod:`.picamera2_encoder`).
+* With a packet bus that has subscribers (clips, segments: checked at each
+  start), picamera2's ``H264Encoder`` encodes the main stream
+  (hardware on a Pi 4, libx264 on a Pi 5) from the camera's event loop, apart
+  from the frames this source reads: one encoder per camera start, stopped
+  (and the bus withdrawn) before the camera closes; a restarted camera (a new
+  source from ``ReconnectingSource``'s factory) announces a new one. The
+  encoder holds requests while it reads them, so the camera gets 6 buffers
+  (picamera2's video default) instead of 4.
 
-Buffers: every request is released before ``read()`` returns. The main image
-is read through ``MappedArray(..., write=False)`` and written in one pass
-(``np.copyto`` or ``cv2.cvtColor`` into ``dst``), inside the ``with`` block,
-into a buffer from a :class:`~camera_app.buffers.BufferPool`: no per-frame
-allocation once warmed up. ``Frame.image`` is that pooled buffer; the pipeline
-keeps frames across threads, and the pool hands a buffer out again only when
-nothing refers to it any more (so a held frame is never overwritten). The
-lores image is still make_array's copy, or a new array from a colour
-conversion, so ``Frame.lores`` owns its memory; only the YUV staging buffer
-(padding removed) is reused.
+Buffers: every request is released before ``read()`` returns; the images
+are copied out of it first (see :class:`.picamera2_formats.StreamImages`).
+No frame is kept for pre-roll: clips get theirs from the encoder's packets.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
 import threading
 import time
 from concurrent.futures import CancelledError
-from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
-from camera_app.buffers import BufferPool
+from camera_app.clips.packets import PacketBus
 from camera_app.errors import SourceError, SourceLostError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.sources.base import BaseSource
+from camera_app.sources.picamera2_encoder import EncoderLink
+from camera_app.sources.picamera2_formats import MAIN_FORMATS, StreamImages, fit_lores, is_pisp
 
 log = logging.getLogger(__name__)
 
-MAIN_FORMATS = ("RGB888", "BGR888", "XRGB8888", "XBGR8888")
-# cvtColor code from each format's memory order to BGR / RGB (None: already there).
-_TO_BGR = {
-    "RGB888": None,
-    "BGR888": cv2.COLOR_RGB2BGR,
-    "XRGB8888": cv2.COLOR_BGRA2BGR,
-    "XBGR8888": cv2.COLOR_RGBA2BGR,
-}
-_XRGB = ("XRGB8888", "XBGR8888")  # 4 bytes a pixel
-_TO_RGB = {
-    "RGB888": cv2.COLOR_BGR2RGB,
-    "BGR888": None,
-    "XRGB8888": cv2.COLOR_BGRA2RGB,
-    "XBGR8888": cv2.COLOR_RGBA2RGB,
-}
 _METADATA_KEYS = (
     "SensorTimestamp",
     "ExposureTime",
@@ -102,101 +56,10 @@ _METADATA_KEYS = (
     "Lux",
     "FrameDuration",
 )
-_PI5_MODEL = re.compile(r"Raspberry Pi (5|500)\b|Compute Module 5\b")
 INSTALL_HINT = (
     "install it with `sudo apt install python3-picamera2` and make the venv with "
     "`python3 -m venv --system-site-packages`"
 )
-
-
-def is_pisp(picamera2_cls: Any, model_path: Path = Path("/proc/device-tree/model")) -> bool:
-    """True on a Pi 5 (PiSP ISP), from picamera2's own probe, else the board model."""
-    name = getattr(getattr(picamera2_cls, "platform", None), "name", None)
-    if name in ("PISP", "VC4"):
-        return name == "PISP"
-    try:
-        model = model_path.read_bytes().rstrip(b"\0").decode(errors="replace")
-    except OSError:
-        return False
-    return bool(_PI5_MODEL.search(model))
-
-
-def fit_lores(lores_wh: tuple[int, int], main_wh: tuple[int, int]) -> tuple[int, int]:
-    """Shrink lores (keeping its aspect) to fit inside main, and round to even sizes."""
-    w, h = lores_wh
-    scale = min(Fraction(1), Fraction(main_wh[0], w), Fraction(main_wh[1], h))
-    fit_w, fit_h = int(w * scale), int(h * scale)
-    if scale < 1:
-        log.warning(
-            "picamera2: lores %dx%d is larger than main %dx%d; using %dx%d",
-            w,
-            h,
-            *main_wh,
-            fit_w,
-            fit_h,
-        )
-    return (max(2, fit_w - fit_w % 2), max(2, fit_h - fit_h % 2))
-
-
-class I420ToRGB:
-    """libcamera YUV420 (I420 with stride padding) -> new HxWx3 RGB array."""
-
-    def __init__(self, size_wh: tuple[int, int], stride: int) -> None:
-        self.w, self.h = size_wh
-        self.stride = stride
-        # Padding-free copy of the planes, reused frame after frame.
-        self._packed = None if stride == self.w else np.empty((self.h * 3 // 2, self.w), np.uint8)
-
-    def __call__(self, yuv: np.ndarray) -> np.ndarray:
-        w, h, s = self.w, self.h, self.stride
-        if yuv.shape != (h * 3 // 2, s):
-            raise SourceError(
-                f"picamera2: YUV420 lores has shape {yuv.shape}, expected {(h * 3 // 2, s)}"
-            )
-        packed = self._packed
-        if packed is None:
-            packed = yuv
-        else:
-            src, dst = np.ascontiguousarray(yuv).reshape(-1), packed.reshape(-1)
-            cw, ch, cs = w // 2, h // 2, s // 2
-            packed[:h] = yuv[:h, :w]
-            for i in (0, 1):  # U then V: h/2 rows of stride/2 bytes each, after Y
-                plane = src[h * s + i * ch * cs : h * s + (i + 1) * ch * cs].reshape(ch, cs)
-                dst[h * w + i * ch * cw : h * w + (i + 1) * ch * cw].reshape(ch, cw)[:] = plane[
-                    :, :cw
-                ]
-        return cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
-
-
-def _reorder(array: np.ndarray, code: int | None) -> np.ndarray:
-    """Colour-convert make_array's output; 3-channel swaps in place (it is our copy)."""
-    if code is None:
-        return np.ascontiguousarray(array) if array.flags.writeable else array.copy()
-    if array.shape[-1] == 3 and array.flags.writeable and array.flags.c_contiguous:
-        return cv2.cvtColor(array, code, dst=array)
-    return cv2.cvtColor(array, code)
-
-
-def _copy_to_bgr(mapped: Any, out: np.ndarray, code: int | None, channels: int) -> str | None:
-    """Write a ``MappedArray``'s (h, w, channels) view into ``out`` (h, w, 3) as BGR.
-
-    Returns what is wrong, or None. Keeps no reference to the view once it
-    returns or raises (a traceback keeps its frames' locals): ``__exit__`` may
-    close the mmap, which raises ``BufferError`` while a view of it is alive.
-    """
-    view = mapped.array
-    try:
-        h, w = out.shape[:2]
-        shape = None if view is None else view.shape
-        if shape != (h, w, channels):
-            return f"has shape {shape}, expected {(h, w, channels)}"
-        if code is None:
-            np.copyto(out, view)
-        elif cv2.cvtColor(view, code, dst=out) is not out:
-            return f"of shape {shape} was not converted into the {out.shape} buffer"
-        return None
-    finally:
-        del view
 
 
 class Picamera2Source(BaseSource):
@@ -212,6 +75,8 @@ class Picamera2Source(BaseSource):
         fps: float = 30.0,
         main_format: str = "RGB888",
         timeout_s: float = 2.0,
+        packets: PacketBus | None = None,
+        software_encoder_threads: int = 2,
     ) -> None:
         super().__init__(f"picamera2:{camera_num}")
         if main_format not in MAIN_FORMATS:
@@ -238,14 +103,16 @@ class Picamera2Source(BaseSource):
         self.timeout_s = timeout_s
         self._lock = threading.Lock()  # the camera's lifetime vs. a frame being made
         self._cam: Any = None
-        self._lores_format: str | None = None
-        self._lores_shape: tuple[int, ...] = ()
-        self._yuv: I420ToRGB | None = None
-        self._mapped_array: Any = None  # picamera2.MappedArray
-        self._map_read_only = True  # pass write=False (picamera2 versions that take it)
-        self._pool = BufferPool()  # main images, handed out as Frame.image
+        self.images: StreamImages | None = None
+        """The current camera's streams as images (a new one each start)."""
         self._abandoned: set[Any] = set()  # jobs whose read() timed out
         self._abandoned_lock = threading.Lock()
+        self.encoder: EncoderLink | None = (
+            None
+            if packets is None
+            else EncoderLink(packets, self.name, fps, software_threads=software_encoder_threads)
+        )
+        """Publishes the main stream's H.264 on ``packets``; None without a bus."""
 
     def start(self) -> SourceInfo:
         with self._lock:
@@ -289,7 +156,8 @@ class Picamera2Source(BaseSource):
                         "this picamera2 has no capture timeouts (it predates 2024); "
                         "run `sudo apt update && sudo apt full-upgrade`"
                     )
-                self._configure(cam, is_pisp(Picamera2))
+                encode = self.encoder is not None and self.encoder.bus.wanted
+                self._configure(cam, is_pisp(Picamera2), MappedArray, encode)
                 cam.start()
             except Exception as e:
                 self._info = None
@@ -297,12 +165,12 @@ class Picamera2Source(BaseSource):
                 raise SourceError(
                     f"{self.name}: cannot configure camera {self.camera_num}: {e}"
                 ) from e
-            self._mapped_array = MappedArray
-            self._map_read_only = True
             self._cam = cam
+            if self.encoder is not None and encode:
+                self.encoder.start(cam, self.info.size_wh)
             return self.info
 
-    def _configure(self, cam: Any, pisp: bool) -> None:
+    def _configure(self, cam: Any, pisp: bool, mapped_array: Any, encode: bool) -> None:
         frame_us = round(1_000_000 / self.fps)
         lores = None
         if self.lores_size_wh is not None:
@@ -311,7 +179,7 @@ class Picamera2Source(BaseSource):
             main={"size": self.main_size_wh, "format": self.main_format},
             lores=lores,
             controls={"FrameDurationLimits": (frame_us, frame_us)},
-            buffer_count=4,
+            buffer_count=6 if encode else 4,
             queue=True,
             display=None,
             encode=None,
@@ -331,21 +199,15 @@ class Picamera2Source(BaseSource):
             live=True,
         )
         lores_cfg = actual.get("lores")
-        self._lores_format = None if lores_cfg is None else lores_cfg["format"]
-        self._yuv = None
-        if lores_cfg is not None:
-            w, h = lores_cfg["size"]
-            if self._lores_format == "YUV420":
-                self._yuv = I420ToRGB((w, h), lores_cfg["stride"])
-            elif self._lores_format not in _TO_RGB:
-                raise SourceError(f"{self.name}: unexpected lores format {self._lores_format}")
-            self._lores_shape = (h, w, 3)
+        self.images = StreamImages(
+            self.name, mapped_array, self.main_format, self._info.size_wh, lores_cfg
+        )
         log.info(
             "%s: main %dx%d %s, lores %s, %.1f fps (%s)",
             self.name,
             *main["size"],
             main["format"],
-            "none" if lores_cfg is None else f"{lores_cfg['size']} {self._lores_format}",
+            "none" if lores_cfg is None else f"{lores_cfg['size']} {lores_cfg['format']}",
             self.fps,
             "Pi 5 / PiSP" if pisp else "Pi 4 / VC4",
         )
@@ -385,42 +247,10 @@ class Picamera2Source(BaseSource):
             finally:
                 request.release()
 
-    def _map_main(self, request: Any) -> Any:
-        """``MappedArray`` of the main stream, read-only where picamera2 allows it."""
-        if self._map_read_only:
-            try:
-                return self._mapped_array(request, "main", write=False)
-            except TypeError:  # no ``write`` keyword (older picamera2)
-                mapped = self._mapped_array(request, "main")
-                self._map_read_only = False  # that was the reason: do not retry it every frame
-                return mapped
-        return self._mapped_array(request, "main")
-
-    def _main_image(self, request: Any) -> np.ndarray:
-        """The main stream as BGR, copied in one pass from the mapped buffer into the pool."""
-        w, h = self.info.size_wh
-        fmt = self.main_format
-        image = self._pool.get((h, w, 3))
-        with self._map_main(request) as mapped:
-            problem = _copy_to_bgr(mapped, image, _TO_BGR[fmt], 4 if fmt in _XRGB else 3)
-        if problem is not None:
-            raise SourceLostError(f"{self.name}: main image {problem}")
-        return image
-
     def _make_frame(self, request: Any, now_ns: int) -> Frame:
-        image = self._main_image(request)
-        lores = None
-        if self._lores_format is not None:
-            raw = request.make_array("lores")
-            lores = (
-                self._yuv(raw)
-                if self._yuv is not None
-                else _reorder(raw, _TO_RGB[self._lores_format])
-            )
-            if lores.shape != self._lores_shape:
-                raise SourceLostError(
-                    f"{self.name}: lores has shape {lores.shape}, expected {self._lores_shape}"
-                )
+        assert self.images is not None
+        image = self.images.main_bgr(request)
+        lores = self.images.lores_rgb(request)
         metadata = request.get_metadata()
         sensor_ns = metadata.get("SensorTimestamp")
         plausible = isinstance(sensor_ns, int) and 0 <= now_ns - sensor_ns < 5_000_000_000
@@ -477,10 +307,13 @@ class Picamera2Source(BaseSource):
             except Exception as e:
                 log.warning("%s: stopping the camera failed: %s", self.name, e)
             finally:
+                if self.encoder is not None:
+                    self.encoder.stop(cam)  # its last packets, then the bus is withdrawn
                 try:
                     cam.close()
                 except Exception as e:
                     log.warning("%s: closing the camera failed: %s", self.name, e)
         with self._abandoned_lock:
             self._abandoned.clear()
-        self._pool.clear()
+        if self.images is not None:
+            self.images.pool.clear()

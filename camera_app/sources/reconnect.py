@@ -19,6 +19,15 @@ that stays down longer than ``WatchdogSec`` (30 s in the unit) still ends in
 a restart of the service: that is intended (a wedged driver may need a fresh
 process). The default back-off cap (10 s) leaves room for a few attempts
 before that. Files are not wrapped: their end is a real end.
+
+Encoded video for clips follows the connection: every inner source that
+publishes packets (picamera2's encoder, a network camera's stream copy)
+announces its stream on the run's packet bus when it starts and withdraws it
+in ``stop()``, which this wrapper calls on the failed source before it opens
+the next. Subscribers therefore see ``withdraw`` (the clip in progress ends)
+and, once the camera is back, a new ``announce`` whose first packet is a key
+frame; withdrawing names the producer, so a late stop never withdraws the
+source that replaced it.
 """
 
 from __future__ import annotations

@@ -135,6 +135,22 @@ def _nal_payloads_mp4(path: Path) -> list[bytes]:
     return out
 
 
+def test_the_sink_wants_packets_before_the_source_starts_and_lets_go_without_a_producer(
+    tmp_path: Path,
+) -> None:
+    """The Pi camera starts its hardware encoder only when someone subscribed
+    (``PacketBus.wanted``) as it starts, which is before sinks are bound."""
+    config = ClipsConfig(dir=str(tmp_path / "clips"))
+    bus = PacketBus()
+    sink = ClipsSink(config, ClipPlanner(config.dir or ""), bus)
+    try:
+        assert bus.wanted and sink.copying
+        sink.bind(stats("every-frame"), lambda: None)  # no source announced a stream
+        assert not bus.wanted and not sink.copying  # frames are encoded here instead
+    finally:
+        sink.close()
+
+
 def test_packet_path_copies_the_sources_packets_without_encoding(tmp_path: Path) -> None:
     pk: list[EncodedPacket] = clipkit.packets(120)
     bus = PacketBus()

@@ -7,7 +7,6 @@ byte orders, stride cropping and YUV conversion end to end.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 import time
@@ -20,7 +19,8 @@ import numpy as np
 import pytest
 
 from camera_app.errors import SourceError
-from camera_app.sources.picamera2 import I420ToRGB, Picamera2Source, fit_lores, is_pisp
+from camera_app.sources.picamera2 import Picamera2Source
+from camera_app.sources.picamera2_formats import I420ToRGB, fit_lores, is_pisp
 
 FAKES = Path(__file__).resolve().parent.parent / "fakes"
 RED = (200, 40, 30)  # the fake's default scene, true RGB
@@ -442,12 +442,13 @@ def test_held_frames_keep_their_pixels_and_buffers_are_reused(
             not np.shares_memory(a, b) for j, a in enumerate(images) for b in images[j + 1 :]
         )
         del frame, held, images
-        warm = src._pool.allocations
+        assert src.images is not None
+        warm = src.images.pool.allocations
         assert warm <= 5 + 2  # the 5 held, and the last frame plus the one being read
         for i in range(15, 25):
             frame, expected = read_scene(i)
             assert np.array_equal(frame.image, expected)
-        assert src._pool.allocations == warm  # released buffers were reused
+        assert src.images.pool.allocations == warm  # released buffers were reused
     finally:
         src.stop()
     assert_mapped_once_and_released(fake)
@@ -523,7 +524,8 @@ def test_mapping_failure_is_a_source_error_and_releases(
 
 def test_main_shape_mismatch_is_a_one_line_source_error(fake: ModuleType) -> None:
     src = start_source(fake, "pi4", main_format="XRGB8888")
-    src._info = dataclasses.replace(src.info, size_wh=(640, 360))  # not what the camera sends
+    assert src.images is not None
+    src.images.main_size_wh = (640, 360)  # not what the camera sends
     try:
         with pytest.raises(
             SourceError,

@@ -41,6 +41,9 @@ class FakeState:
     """Raised by ``CompletedRequest.make_array`` when set."""
     configure_error: str | None = None
     """``configure()`` raises ``RuntimeError(configure_error)`` when set."""
+    encoder_error: str | None = None
+    """The hardware encoder's ``_start`` raises ``OSError(encoder_error)``, as
+    opening a busy or missing ``/dev/video11`` does (Pi 4 only)."""
     scene_left_rgb: RGB = (200, 40, 30)
     """True RGB of the left half of every image (a red)."""
     scene_right_rgb: RGB = (30, 60, 190)
@@ -51,6 +54,8 @@ class FakeState:
     requests: list[CompletedRequest] = field(default_factory=list)
     """Every request the fake camera produced."""
     opened: dict[int, Picamera2] = field(default_factory=dict)
+    encoder_starts: list[Any] = field(default_factory=list)
+    """Every encoder ``start_encoder`` started, in order."""
     frames_delivered: int = 0
     job_queued: threading.Event = field(default_factory=threading.Event)
     """Set whenever a job (a capture) is queued: tests wait on it instead of sleeping."""

@@ -21,14 +21,32 @@ Behaviour copied from picamera2 0.3.2x (raspberrypi/picamera2, main branch):
 * ``capture_request(wait=False)`` returns a ``Job``; ``wait(job, timeout)``
   raises ``TimeoutError`` without cancelling it; ``cancel_all_and_flush()``
   cancels queued jobs (their ``get_result`` raises ``CancelledError``).
+* Encoders (picamera2 0.3.36): ``start_encoder(encoder, output, name=...)``
+  takes the stream's size, format and stride, pegs ``framerate`` at 30 fps
+  at most from ``camera_ctrl_info["FrameDurationLimits"][1].min`` when the
+  encoder has none, starts the encoder (which starts its outputs) and adds it
+  to ``encoders``; the event loop hands every request to
+  ``encoder.encode(encoder.name, request)`` (under the camera lock, after the
+  jobs ran, before the request is released). ``stop_encoder()`` stops them
+  (each flushes through its outputs) and removes them; ``stop()`` and
+  ``close()`` do not stop encoders, as for real. ``start_recording`` is
+  ``start_encoder`` then ``start``; ``stop_recording`` is ``stop`` then
+  ``stop_encoder``.
+* While an encoder is attached the fake camera runs as a real one does, one
+  frame every frame duration whether a capture waits or not (the encoder
+  sees every frame); without one it delivers a frame as soon as a capture
+  waits (quicker tests; the real camera would be running anyway).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from ._libcamera import ColorSpace, Transform
@@ -128,6 +146,17 @@ class Picamera2:
         self._max_queue_len = 0
         self._held = 0  # requests produced and not yet released
         self._loop: threading.Thread | None = None
+        self._encoders: set[Any] = set()
+        self.stream_map: dict[str, dict[str, Any]] = {}
+        self.encode_stream_name: str | None = None
+        self._next_frame_at = 0.0
+        # imx708: FrameDurationLimits as libcamera's ControlInfo (min/max in us).
+        self.camera_ctrl_info: dict[str, Any] = {
+            "FrameDurationLimits": (
+                "FrameDurationLimits",
+                SimpleNamespace(min=8474, max=220417486, default=None),
+            )
+        }
 
     # -- configurations ---------------------------------------------------------------
     def _stream(
@@ -281,6 +310,8 @@ class Picamera2:
                 stream["format"], stream["size"]
             )
         self.camera_config = config
+        self.stream_map = {name: config[name] for name in ("main", "lores", "raw") if config[name]}
+        self.encode_stream_name = config.get("encode")
         self._max_queue_len = (
             1 if config.get("queue", True) and config.get("buffer_count", 1) > 1 else 0
         )
@@ -357,28 +388,37 @@ class Picamera2:
             self._held -= 1
             self._wakeup.notify_all()
 
-    def _can_deliver(self) -> bool:
+    def _delivery_wait(self) -> float | None:
+        """None: a frame can be delivered now; else how long to wait (inf: until woken)."""
         assert self.camera_config is not None
-        return (
-            bool(self._job_list)
-            and not FAKE.hang
-            and self._held < self.camera_config["buffer_count"]
-        )
+        if FAKE.hang or self._held >= self.camera_config["buffer_count"]:
+            return math.inf
+        if self._encoders:  # a running camera: one frame per frame duration
+            left = self._next_frame_at - time.monotonic()
+            return None if left <= 0 else left
+        return None if self._job_list else math.inf
 
     def _event_loop(self) -> None:
         while True:
             with self._wakeup:
-                while self.started and not self._can_deliver():
-                    self._wakeup.wait()
+                while self.started and (wait := self._delivery_wait()) is not None:
+                    self._wakeup.wait(None if wait == math.inf else wait)
                 if not self.started:
                     return
+                now = time.monotonic()
+                self._next_frame_at = max(now, self._next_frame_at) + self.frame_duration_us() / 1e6
                 self._held += 1
                 FAKE.frames_delivered += 1
                 request = CompletedRequest(self, FAKE.frames_delivered)
                 self.completed_requests.append(request)
+                request.acquire()  # process_requests' own use while it works on the request
                 finished = []
                 while self._job_list and self._job_list[0].execute():
                     finished.append(self._job_list.pop(0))
+                for encoder in list(self._encoders):
+                    if encoder.name in self.stream_map:
+                        encoder.encode(encoder.name, request)
+                request.release()
                 while len(self.completed_requests) > self._max_queue_len:
                     self.completed_requests.pop(0).release()
             for job in finished:
@@ -433,3 +473,93 @@ class Picamera2:
             yield request
         finally:
             request.release()
+
+    # -- encoders ---------------------------------------------------------------------
+    def start_encoder(
+        self,
+        encoder: Any = None,
+        output: Any = None,
+        pts: Any = None,
+        quality: Any = None,
+        name: str | None = None,
+    ) -> None:
+        _encoder = None
+        if encoder is not None:
+            _encoder = encoder
+        elif len(self._encoders) > 1:
+            raise RuntimeError("Multiple possible encoders, need to pass encoder")
+        elif len(self._encoders) == 1:
+            _encoder = next(iter(self._encoders))
+        if _encoder is None:
+            raise RuntimeError("No encoder specified")
+        if output is not None:
+            if isinstance(output, str):
+                raise NotImplementedError("the fake has no FileOutput")
+            _encoder.output = output
+        streams = self.camera_configuration()
+        if not streams:
+            raise RuntimeError("Camera has not been configured")
+        if name is None:
+            name = self.encode_stream_name
+        if streams.get(name, None) is None:
+            raise RuntimeError(f"Encode stream {name} was not defined")
+        _encoder.name = name
+        _encoder.width, _encoder.height = streams[name]["size"]
+        _encoder.format = streams[name]["format"]
+        _encoder.stride = streams[name]["stride"]
+        min_frame_duration = self.camera_ctrl_info["FrameDurationLimits"][1].min
+        min_frame_duration = max(min_frame_duration, 33333)
+        try:
+            if _encoder.framerate is None:
+                _encoder.framerate = 1000000 / min_frame_duration
+        except AttributeError:
+            pass
+        _encoder.start(quality=quality)
+        with FAKE.lock:
+            FAKE.encoder_starts.append(_encoder)
+        with self._wakeup:
+            self._encoders.add(_encoder)
+            self._wakeup.notify_all()
+
+    def stop_encoder(self, encoders: Any = None) -> None:
+        from .encoders import Encoder
+
+        remove = []
+        if encoders is None:
+            for encoder in self._encoders:
+                encoder.stop()
+                remove += [encoder]
+        elif isinstance(encoders, Encoder):
+            encoders.stop()
+            remove += [encoders]
+        elif isinstance(encoders, (list, set)):
+            for encoder in encoders:
+                encoder.stop()
+                remove += [encoder]
+        with self.lock:
+            for encoder in remove:
+                self._encoders.remove(encoder)
+
+    @property
+    def encoders(self) -> set[Any]:
+        return self._encoders
+
+    def start_recording(
+        self,
+        encoder: Any,
+        output: Any,
+        pts: Any = None,
+        config: Any = None,
+        quality: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if not self.camera_config and config is None:
+            config = self.create_video_configuration()
+        if config is not None:
+            self.configure(config)
+        self.start_encoder(encoder, output, pts=pts, quality=quality, name=name)
+        self.start()
+
+    def stop_recording(self) -> None:
+        self.stop()
+        self.stop_encoder()
