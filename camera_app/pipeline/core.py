@@ -1,33 +1,6 @@
-"""Threads, bounded hand-offs, lifecycle.
+"""The Pipeline: starts the threads, hands frames and results on, stops them.
 
-    capture thread --[HandOff]--> inference thread --[HandOff per sink]--> sink threads
-      (gate: infer or not)          (model, then analysis processors)
-
-The capture thread asks the gate (``FrameGate``: motion, detect rate) whether
-a frame is worth inferring; a frame that is not skips preprocessing and
-inference but still reaches the sinks (``FrameResult.inferred`` False,
-carrying the last tracked objects), so previews and recordings keep the
-source's rate. Inferred results go through the analysis processors (filters,
-tracking, zones, lines, events) in order; the events they raise are queued to
-every sink in order with the results and never dropped.
-
-When inference leaves a core free (fewer inference threads than cores), the
-capture thread also preprocesses each frame (``Model.prepare``: resize,
-colour, cast into a pooled input array), so the inference thread, which
-bounds throughput, only copies the input in, invokes and decodes. When
-inference uses every core, preprocessing stays on the inference thread,
-between invokes: done beside an invoke it would take a core from one of
-the runtime's workers, and the whole invoke waits for that worker.
-
-Live sources: every hand-off keeps the newest items and drops (and counts)
-the oldest, so inference always runs on the freshest frame and nothing can
-stall it. Every-frame replay: hand-offs block instead, so no frame is lost
-and results are deterministic (sinks marked ``lossless = False``, such as
-previews, still drop). Every wait has a timeout and checks the stop event;
-the first error in any thread stops the pipeline and is re-raised by
-``run()`` in the main thread after every sink has been closed.
-
-Inference comes first: see :mod:`camera_app.pipeline.priority`.
+The design is described in :mod:`camera_app.pipeline`.
 """
 
 from __future__ import annotations
@@ -40,11 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from camera_app.analysis.base import Processor, ProcessorContext
-from camera_app.errors import (
-    CameraAppError,
-    InferenceError,
-    RunError,
-)
+from camera_app.errors import CameraAppError, InferenceError, RunError
 from camera_app.events import Event
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
