@@ -70,6 +70,11 @@ def scenarios(cores: int) -> list[Scenario]:
             [*base, "--sinks", "jsonl", "--threads", "1", "--realtime-frames", "300"],
             [("pipeline / bare", P_OVER_BARE, ">=", 0.95), *REALTIME_CHECKS],
         ),
+        Scenario(  # tracking, zones, lines and events on (camera-app bench --track)
+            "jsonl-track-1t",
+            [*base, "--sinks", "jsonl", "--threads", "1", "--realtime-frames", "300", "--track"],
+            [("pipeline / bare", P_OVER_BARE, ">=", 0.95), *REALTIME_CHECKS],
+        ),
         Scenario(
             f"jsonl-{cores}t",
             [*base, "--sinks", "jsonl", "--threads", str(cores), "--skip", "realtime"],

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from camera_app.analysis.base import Processor
+from camera_app.annotators.zones import annotators_for
 from camera_app.clips.packets import PacketBus
 from camera_app.components import (
     PROCESSORS,
@@ -254,6 +255,9 @@ def build_run(
         gate = build_gate(config, stats, processors, keep_changed=motion_debug)
         if motion_debug and ctx.annotator is not None:
             ctx.annotator.add(MotionAnnotator(config.motion.mask))
+        if ctx.annotator is not None:  # zones and lines on previews and recordings
+            for a in annotators_for(config):
+                ctx.annotator.add(a)
         pipeline = Pipeline(source, model, sinks, pipeline_options(config), stats, processors, gate)
     except BaseException:
         for sink in sinks:  # the pipeline never ran: it would have closed them

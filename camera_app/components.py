@@ -112,6 +112,7 @@ SINKS: tuple[Component, ...] = (
     Component("preview", "camera_app.sinks.preview", "sink"),
     Component("events", "camera_app.sinks.events_log", "sink"),
     Component("snapshots", "camera_app.sinks.snapshots", "sink"),
+    Component("sinks.events_api", "camera_app.sinks.events_http", "sink"),
     Component("clips", "camera_app.sinks.clips", "sink"),
 )
 """Results consumers; each runs on its own thread."""

@@ -4,7 +4,8 @@
 in chunks, then ``set_tensor`` + ``invoke`` run back to back and only that
 is timed. ``naive`` is the loop tutorials write, one frame at a time on one
 thread: read, resize, ``set_tensor``, ``invoke``, get the outputs, decode,
-then every sink in turn (draw, encode, write). Both use the same model
+the analysis stages (``--track``), then every sink in turn (draw, encode,
+write). Both use the same model
 object, preprocessor, decoder and sinks as the pipeline, so the difference
 is the architecture alone.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +27,9 @@ from camera_app.inference.model import Model
 from camera_app.results import Timings
 from camera_app.sinks.base import Sink
 from camera_app.stats import PipelineStats
+
+if TYPE_CHECKING:
+    from camera_app.bench.analysis import NaiveAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +91,15 @@ def run_bare(model: Model, path: Path, frames: int) -> ModeResult:
     return ModeResult("bare", done, clock.wall_s, clock.cpu_s, times.summary())
 
 
-def run_naive(model: Model, path: Path, frames: int, sinks: list[Sink]) -> ModeResult:
+def run_naive(
+    model: Model,
+    path: Path,
+    frames: int,
+    sinks: list[Sink],
+    analysis: NaiveAnalysis | None = None,
+) -> ModeResult:
+    """``analysis``: the analysis stages (``bench --track``), between decoding
+    and the sinks, each timed as ``analysis:<name>``."""
     times = StageTimes()
     stats = PipelineStats()
     for sink in sinks:
@@ -116,6 +129,8 @@ def run_naive(model: Model, path: Path, frames: int, sinks: list[Sink]) -> ModeR
             result = model.result(
                 frame, decoded, Timings((t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6)
             )
+            if analysis is not None:
+                result = analysis.run(result, times.add)
             stats.on_processed(result.done_ns, result.latency_ms, {})
             for stage, t_a, t_b in (
                 ("capture", t0, t1),
@@ -131,9 +146,13 @@ def run_naive(model: Model, path: Path, frames: int, sinks: list[Sink]) -> ModeR
             done += 1
     finally:
         cap.release()
-        for sink in sinks:
-            sink.close()
-        clock.stop()
+        try:
+            if analysis is not None:
+                analysis.close()  # ends the open events, as the pipeline does
+        finally:
+            for sink in sinks:
+                sink.close()
+            clock.stop()
         threads.sample()
     return ModeResult(
         "naive", done, clock.wall_s, clock.cpu_s, times.summary(), thread_cpu_s=threads.totals_s()

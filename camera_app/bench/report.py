@@ -31,6 +31,19 @@ def _mean(stages: dict[str, Any], stage: str) -> float | None:
     return None if not s else s.get("mean")
 
 
+def analysis_ms(stages: dict[str, Any]) -> dict[str, float] | None:
+    """Mean ms per frame of each analysis stage (``analysis:<name>``) and
+    their ``total``; None when none ran."""
+    means = {
+        name.partition(":")[2]: float(v["mean"])
+        for name, v in stages.items()
+        if name.startswith("analysis:") and v and v.get("mean") is not None
+    }
+    if not means:
+        return None
+    return {**means, "total": round(sum(means.values()), 3)}
+
+
 def build(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     """The ``--json`` object from ``run_bench``'s output and run metadata."""
     results: dict[str, ModeResult] = raw["results"]
@@ -70,6 +83,9 @@ def build(raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
             _mean(bare.stages, "preprocess") if bare else None,
             _mean(bare.stages, "invoke") if bare else None,
         ),
+        analysis_ms_per_frame={
+            m: a for m, r in results.items() if (a := analysis_ms(r.stages)) is not None
+        },
         dropped=rt.dropped if rt is not None else None,
         peak_rss_mb=raw["peak_rss_mb"],
         rss_start_mb=raw["rss_start_mb"],
@@ -118,6 +134,9 @@ def render_text(rep: dict[str, Any]) -> str:
             f"{_f(over['p99'], '.2f')}x bare invoke p50; dropped {rep['dropped']}"
         )
     lines.append(f"preprocess / invoke (bare, mean): {_f(rep['preprocess_over_invoke'], '.3f')}")
+    for m, a in rep.get("analysis_ms_per_frame", {}).items():
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in a.items() if k != "total")
+        lines.append(f"analysis ({m}, mean ms/frame): {parts}; total {a['total']:.3f}")
     lines += ["", "stage times, ms (mean / p95):"]
     stages = rep["stages_ms"]
     names = [s for s in STAGE_ORDER if any(s in v for v in stages.values())]

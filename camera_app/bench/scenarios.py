@@ -11,6 +11,7 @@ from typing import Any
 
 import cv2
 
+from camera_app.bench.analysis import NaiveAnalysis, build_analysis
 from camera_app.bench.measure import (
     CpuClock,
     ModeResult,
@@ -23,10 +24,12 @@ from camera_app.bench.measure import (
 )
 from camera_app.bench.naive import open_video, run_bare, run_naive, warm_up
 from camera_app.bench.sinks import build_sinks
+from camera_app.config import AppConfig
 from camera_app.errors import SourceError
 from camera_app.inference.model import Model, ModelOptions
 from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sources.video import VideoFileSource
+from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class BenchOptions:
     queue_size: int = 2
     record_format: str = "mp4"
     worker_nice: int = 0
+    analysis: AppConfig | None = None
+    """The config the analysis stages are built from (``--track``); None: no analysis."""
 
 
 def make_upscaled(src: Path, size_wh: tuple[int, int], frames: int, out_dir: Path) -> Path:
@@ -109,6 +114,8 @@ def run_pipeline_mode(
         for sink in sinkset.sinks:
             sink.close()
         raise
+    stats = PipelineStats()
+    processors = [] if opts.analysis is None else build_analysis(opts.analysis, model, stats)
     pipeline = Pipeline(
         source,
         model,
@@ -119,9 +126,10 @@ def run_pipeline_mode(
             queue_size=opts.queue_size,
             worker_nice=opts.worker_nice,
         ),
+        stats,
+        processors,
     )
     threads = ThreadCpu()
-    stats = pipeline.stats
 
     def tick() -> None:
         threads.sample()
@@ -235,8 +243,12 @@ def run_bench(opts: BenchOptions, out_dir: Path | None = None) -> dict[str, Any]
                             opts.overlay_width,
                             opts.record_format,
                         )
+                        analysis = None
+                        if opts.analysis is not None:
+                            processors = build_analysis(opts.analysis, model, PipelineStats())
+                            analysis = NaiveAnalysis(processors, sinks.sinks)
                         try:
-                            r = run_naive(model, clip, opts.frames, sinks.sinks)
+                            r = run_naive(model, clip, opts.frames, sinks.sinks, analysis)
                             r.extra.update(sinks.counters())
                         finally:
                             sinks.close_viewers()

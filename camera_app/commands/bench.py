@@ -9,14 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from camera_app.app import config_from_args
+from camera_app.app import model_options as config_model_options
 from camera_app.bench import report
+from camera_app.bench.analysis import tracking_config
 from camera_app.bench.scenarios import MODES, BenchOptions, run_bench
 from camera_app.bench.sinks import parse_sinks
 from camera_app.commands.args import add_config_arg, add_model_args
 from camera_app.commands.args import number as _number
 from camera_app.commands.args import positive_float as _positive_float
 from camera_app.commands.args import positive_int as _positive_int
-from camera_app.commands.common import model_options
+from camera_app.components import tracking_wanted
+from camera_app.config import AppConfig
 from camera_app.errors import UsageError
 from camera_app.inference.runtime import default_threads
 
@@ -159,6 +163,13 @@ def register(sub: Any) -> None:
         default=None,
         help="write the clip and the sinks' outputs here instead of a temporary folder",
     )
+    p.add_argument(
+        "--track",
+        action="store_true",
+        help="also run the analysis stages as run does with tracking on (filters, tracker, "
+        "zones, lines, events; zones and lines from --config, else one of each), each timed "
+        "as a stage of its own (analysis:NAME); on anyway when --config turns tracking on",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--plot",
@@ -181,8 +192,12 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         raise UsageError(f"bench: --keep {args.keep}: not a folder")
     if set(MODES) - args.skip == set() and not args.loop_frames:
         raise UsageError("bench: --skip leaves nothing to measure")
+    config = config_from_args(args, files=False)
+    analysis = None
+    if args.track or tracking_wanted(config):
+        analysis = tracking_config(config) if args.track else config
     return BenchOptions(
-        model=model_options(args),
+        model=config_model_options(analysis or config),
         source=source,
         sinks=parse_sinks(args.sinks),
         frames=args.frames,
@@ -198,7 +213,19 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         overlay_width=args.overlay_width,
         record_format=args.record_format,
         worker_nice=args.worker_nice,
+        analysis=analysis,
     )
+
+
+def analysis_meta(config: AppConfig | None) -> dict[str, Any] | None:
+    """What ``--track`` ran: zones and lines by name, the decoders' score floor."""
+    if config is None:
+        return None
+    return {
+        "zones": [z.name for z in config.section("zones")],
+        "lines": [line.name for line in config.section("lines")],
+        "decode_threshold": config_model_options(config).threshold,
+    }
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -214,6 +241,7 @@ def bench(args: argparse.Namespace) -> int:
         "record_format": opts.record_format if "record" in opts.sinks else None,
         "worker_nice": opts.worker_nice,
         "frames": opts.frames,
+        "track": analysis_meta(opts.analysis),
         "load": {"start": load_start, "end": report.loadavg()},
     }
     rep = report.build(raw, meta)

@@ -4,7 +4,9 @@ The sink adds ``/`` (the page), ``/stream.mjpg``, ``/snapshot.jpg`` and
 ``/api/detections/latest`` to an :class:`~camera_app.http.HttpServer`
 (which already serves ``/healthz``, ``/metrics`` and ``/api/stats``, and
 applies the token and ``Host`` rules). Given no server, it makes and owns
-one on ``host:port``, as ``--preview web`` alone always did.
+one on ``host:port``, as ``--preview web`` alone always did. The page also
+lists recent object events from ``/api/events``, which the events API
+component (:mod:`camera_app.sinks.events_http`) adds to the same server.
 
 Each result is annotated (with the shared :class:`Annotator`) and JPEG-encoded
 at most once, and only while someone watches: the bytes go to one "latest

@@ -121,3 +121,18 @@ def test_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match="camera_app\\[plot\\]"):
         report.check_matplotlib()
+
+
+def test_analysis_stages_are_summed_per_mode() -> None:
+    pipeline = _mode("pipeline", 4, 1.0, [10.0] * 4)
+    pipeline.stages["analysis:tracker"] = summarize([0.4, 0.6])
+    pipeline.stages["analysis:zones"] = summarize([0.1, 0.1])
+    results = {"bare": _mode("bare", 4, 1.0, [10.0] * 4), "pipeline": pipeline}
+    rep = report.build(_raw(results), META)
+    assert rep["analysis_ms_per_frame"] == {
+        "pipeline": {"tracker": 0.5, "zones": 0.1, "total": 0.6}
+    }  # bare ran none
+    text = report.render_text(rep)
+    assert "analysis (pipeline, mean ms/frame): tracker 0.500, zones 0.100; total 0.600" in text
+    assert "analysis:tracker" in text  # a row of the stage table too
+    assert report.analysis_ms({"invoke": summarize([1.0])}) is None

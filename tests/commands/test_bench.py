@@ -195,3 +195,44 @@ def test_plot_without_matplotlib_is_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'camera_app[plot]'" in err[0], err
     assert not (tmp_path / "p.png").exists()
+
+
+STAGES = ("filters", "tracker", "zones", "lines", "events")
+
+
+def test_track_times_each_analysis_stage(
+    capsys: pytest.CaptureFixture[str], base_args: list[str]
+) -> None:
+    rep = _run_json(
+        capsys,
+        [*base_args, "--frames", "5", "--realtime-frames", "3", "--realtime-fps", "40", "--track", "--json"],
+    )  # fmt: skip
+    assert rep["track"]["zones"] == ["bench_zone"] and rep["track"]["lines"] == ["bench_line"]
+    assert rep["track"]["decode_threshold"] < 0.5  # the tracker's low-score boxes are kept
+    for mode, n in (("naive", 5), ("pipeline", 5), ("realtime", 3)):
+        stages = rep["stages_ms"][mode]
+        for name in STAGES:
+            assert stages[f"analysis:{name}"]["count"] == n, (mode, name)
+        per_frame = rep["analysis_ms_per_frame"][mode]
+        assert set(per_frame) == {*STAGES, "total"}
+        assert per_frame["total"] == pytest.approx(sum(per_frame[s] for s in STAGES), abs=2e-3)
+    assert "bare" not in rep["analysis_ms_per_frame"]
+    assert rep["fps"]["pipeline"] > 0 and rep["ratios"]["pipeline_over_bare"] is not None
+
+
+def test_track_uses_the_configs_zones_and_is_off_by_default(
+    capsys: pytest.CaptureFixture[str], base_args: list[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[[zones]]\nname = "table"\npoints = [[0.3, 0.6], [0.7, 0.6], [0.7, 1.0]]\n')
+    argv = [*base_args, "--frames", "3", "--skip", "realtime,bare", "--json"]
+    plain = _run_json(capsys, argv)
+    assert plain["track"] is None and plain["analysis_ms_per_frame"] == {}
+    assert not any(s.startswith("analysis:") for s in plain["stages_ms"]["pipeline"])
+    # a config that turns tracking on (zones) runs the stages as run would, its own zone
+    rep = _run_json(capsys, [*argv, "--config", str(config)])
+    assert rep["track"]["zones"] == ["table"] and rep["track"]["lines"] == []
+    assert rep["stages_ms"]["pipeline"]["analysis:zones"]["count"] == 3
+    assert "analysis:lines" not in rep["stages_ms"]["pipeline"]
+    rep = _run_json(capsys, [*argv, "--config", str(config), "--track"])
+    assert rep["track"]["zones"] == ["table"] and rep["track"]["lines"] == ["bench_line"]

@@ -26,9 +26,20 @@ from typing import Any
 
 import pytest
 
+from camera_app.app import (
+    build_processors,
+    config_from_args,
+    make_source,
+    model_options,
+    pipeline_options,
+)
+from camera_app.cli import build_parser
+from camera_app.components import BuildContext
 from camera_app.http import HttpServer
-from camera_app.inference.model import load_model
+from camera_app.inference.model import Model, load_model
 from camera_app.pipeline import Pipeline, PipelineOptions
+from camera_app.sinks import events_http
+from camera_app.sinks.snapshots import SnapshotsSink
 from camera_app.sinks.web import WebPreviewSink
 from camera_app.sources import SourceOptions, open_source
 from camera_app.stats import PipelineStats
@@ -134,16 +145,29 @@ class Chromium:
         os.close(self._r)
 
 
-def wait_in_page(browser: Chromium, session: str, condition: str, timeout_ms: int) -> Any:
-    """Resolve once ``condition`` (JS, may use ``d`` = body.dataset) holds; the
-    page's counters change through attributes, so a MutationObserver wakes it."""
-    expr = f"""new Promise(resolve => {{
-      const d = document.body.dataset;
-      const read = () => ({{framesSeen: +d.framesSeen, statusUpdates: +d.statusUpdates,
+PREVIEW_STATE = """({framesSeen: +d.framesSeen, statusUpdates: +d.statusUpdates,
         processed: +(document.querySelector('#stats tbody').dataset.processed || 0),
         imgWidth: document.getElementById('stream').naturalWidth,
         error: document.getElementById('error').textContent,
-        state: document.getElementById('state').textContent}});
+        state: document.getElementById('state').textContent})"""
+EVENTS_STATE = """({eventsUpdates: +d.eventsUpdates, eventsShown: +d.eventsShown,
+        thumbsLoaded: +d.thumbsLoaded,
+        items: [...document.querySelectorAll('#events li')].map(li => ({
+          id: li.dataset.id, state: li.className, text: li.innerText,
+          imgWidth: li.querySelector('img').naturalWidth})),
+        panelHidden: document.getElementById('events-panel').hidden,
+        error: document.getElementById('error').textContent})"""
+
+
+def wait_in_page(
+    browser: Chromium, session: str, condition: str, timeout_ms: int, read: str = PREVIEW_STATE
+) -> Any:
+    """Resolve once ``condition`` (JS, may use ``d`` = body.dataset) holds; the
+    page's counters change through attributes, so a MutationObserver wakes it.
+    Returns ``read`` (JS, may use ``d``) evaluated then."""
+    expr = f"""new Promise(resolve => {{
+      const d = document.body.dataset;
+      const read = () => {read};
       const check = () => {{ if ({condition}) {{ obs.disconnect(); resolve(read()); }} }};
       const obs = new MutationObserver(check);
       obs.observe(document.body, {{attributes: true, subtree: true}});
@@ -156,6 +180,26 @@ def wait_in_page(browser: Chromium, session: str, condition: str, timeout_ms: in
         session,
     )
     return reply["result"]["value"]
+
+
+def open_page(browser: Chromium, url: str) -> str:
+    """A new tab on ``url``; returns its CDP session."""
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+        "sessionId"
+    ]
+    browser.send("Page.enable", {}, session)
+    browser.send("Page.navigate", {"url": url}, session)
+    browser.wait_event("Page.domContentEventFired")
+    return str(session)
+
+
+def screenshot(browser: Chromium, session: str, name: str) -> None:
+    shot = browser.send("Page.captureScreenshot", {"format": "png"}, session)
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = base64.b64decode(shot["data"])
+    assert png.startswith(b"\x89PNG")
+    (ARTIFACTS / name).write_bytes(png)
 
 
 @pytest.fixture
@@ -199,14 +243,8 @@ def test_page_shows_live_frames_and_updating_stats(
 ) -> None:
     browser = Chromium(tmp_path / "profile")
     try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        browser.send("Page.enable", {}, session)
         # The token reaches the page only through its address; it passes it on.
-        browser.send("Page.navigate", {"url": f"{live_preview.url}?token={TOKEN}"}, session)
-        browser.wait_event("Page.domContentEventFired")
+        session = open_page(browser, f"{live_preview.url}?token={TOKEN}")
         first = wait_in_page(browser, session, "+d.framesSeen >= 3 && +d.statusUpdates >= 2", 30000)
         assert first["framesSeen"] >= 3, first  # the picture changed at least 3 times
         assert first["statusUpdates"] >= 2 and first["error"] == "", first
@@ -217,10 +255,69 @@ def test_page_shows_live_frames_and_updating_stats(
         assert later["processed"] > first["processed"] > 0, (first, later)
         assert later["framesSeen"] > first["framesSeen"], (first, later)
         assert live_preview.clients == 1
-        shot = browser.send("Page.captureScreenshot", {"format": "png"}, session)
-        ARTIFACTS.mkdir(exist_ok=True)
-        png = base64.b64decode(shot["data"])
-        assert png.startswith(b"\x89PNG")
-        (ARTIFACTS / "web_preview.png").write_bytes(png)
+        # no events API on this server: the page hides the list, shows no error
+        events = wait_in_page(browser, session, "true", 1000, EVENTS_STATE)
+        assert events["panelHidden"] and events["error"] == "", events
+        screenshot(browser, session, "web_preview.png")
     finally:
         browser.close()
+
+
+@pytest.mark.fixtures
+@pytest.mark.timeout(600)
+def test_page_lists_the_events_of_a_replay_with_their_snapshots(
+    models_dir: Path, videos_dir: Path, tmp_path: Path
+) -> None:
+    """The whole clip, every frame, with snapshots: six people walk through,
+    so six person events, each with a thumbnail that loads."""
+    config = config_from_args(
+        build_parser().parse_args(
+            [
+                "run",
+                "--model", str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+                "--labels", str(models_dir / "coco_labels.txt"),
+                "--source", str(videos_dir / "one-by-one-person-detection.mp4"),
+                "--snapshots", str(tmp_path / "snaps"),
+            ]
+        )
+    )  # fmt: skip
+    stats = PipelineStats()
+    with HttpServer(port=0, token=TOKEN, stats=stats) as server:
+        ctx = BuildContext(config=config, stats=stats, environ={}, http=server)
+        api_sink = events_http.build(events_http.EventsApiConfig(), ctx)
+        assert api_sink is not None
+        source = make_source(config)
+        source.start()
+        model = Model(model_options(config))
+        ctx.model = model
+        sinks = [
+            WebPreviewSink(server, annotator=ctx.shared_annotator()),
+            SnapshotsSink(config.section("snapshots")),
+            api_sink,
+        ]
+        processors = build_processors(ctx)
+        pipeline = Pipeline(source, model, sinks, pipeline_options(config), stats, processors)
+        server.start()
+        pipeline.run()
+        assert [e["label"] for e in api_sink.recent()[0]] == ["person"] * 6
+        browser = Chromium(tmp_path / "profile")
+        try:
+            session = open_page(browser, f"{server.url}?token={TOKEN}")
+            got = wait_in_page(
+                browser,
+                session,
+                "+d.eventsShown === 6 && +d.thumbsLoaded >= 6",
+                60000,
+                EVENTS_STATE,
+            )
+            screenshot(browser, session, "web_events.png")
+        finally:
+            browser.close()
+    assert got["error"] == "" and not got["panelHidden"], got
+    assert got["eventsShown"] == 6 and len(got["items"]) == 6, got
+    assert all(item["text"].startswith("person ") for item in got["items"]), got
+    assert all(item["state"] == "ended" for item in got["items"]), got
+    assert got["thumbsLoaded"] == 6, got
+    assert all(item["imgWidth"] > 0 for item in got["items"]), got
+    newest_first = [float(item["id"].split("-")[0]) for item in got["items"]]
+    assert newest_first == sorted(newest_first, reverse=True), got
