@@ -10,7 +10,7 @@ temporary folder, from opening the file to closing it. The figure is the
 process CPU time (``time.process_time``: every thread, the encoder's too)
 per frame, median of ``--runs`` runs; wall time and file size per frame are
 printed beside it, and CPU as a ratio to OpenCV's ``mp4v`` (what
-``RecordSink`` writes to ``.mp4`` today). ``h264_v4l2m2m`` appears only
+``RecordSink`` wrote to ``.mp4`` before issue 13). ``h264_v4l2m2m`` appears only
 where it opens (a Pi 4). Fixtures: ``$CAMERA_APP_FIXTURES`` or
 ``../shared/fixtures``.
 """
@@ -77,7 +77,7 @@ def pyav_bgr(directory: Path, frames: list[np.ndarray]) -> Path:
 
 
 def opencv(fourcc: str, suffix: str, raw_jpeg: bool = False) -> Writer:
-    """cv2.VideoWriter as RecordSink uses it today."""
+    """cv2.VideoWriter as RecordSink used it before issue 13."""
 
     def run(directory: Path, frames: list[np.ndarray]) -> Path:
         path = directory / f"cv{suffix}"
@@ -102,8 +102,8 @@ def opencv(fourcc: str, suffix: str, raw_jpeg: bool = False) -> Writer:
 
 def formats(size_wh: tuple[int, int]) -> dict[str, Writer]:
     table: dict[str, Writer] = {
-        "cv2 mp4v .mp4 (today's .mp4)": opencv("mp4v", ".mp4"),
-        "cv2 raw MJPEG .mkv (today's .mkv)": opencv("MJPG", ".mkv", raw_jpeg=True),
+        "cv2 mp4v .mp4 (before issue 13)": opencv("mp4v", ".mp4"),
+        "cv2 raw MJPEG .mkv (before issue 13)": opencv("MJPG", ".mkv", raw_jpeg=True),
         "mjpeg .mkv": recorder(".mkv"),
         "mjpeg .avi": recorder(".avi"),
         "h264 ultrafast .mp4 (default)": recorder(".mp4", codec="libx264"),
@@ -172,7 +172,7 @@ def main() -> None:
     )
     print(header)
     print("|---|" + "---:|---:|---:|---:|" * len(sizes))
-    base = results["cv2 mp4v .mp4 (today's .mp4)"]
+    base = results["cv2 mp4v .mp4 (before issue 13)"]
     for name, by_size in results.items():
         cells = ""
         for w, h in sizes:

@@ -139,8 +139,8 @@ def register(sub: Any) -> None:
         "--record-format",
         choices=("mp4", "avi", "mkv"),
         default="mp4",
-        help="the record sink's file type: mp4 (MPEG-4 Part 2, encoded by FFmpeg) or "
-        "avi/mkv (Motion JPEG by libjpeg-turbo); default mp4",
+        help="the record sink's file type: mp4 (H.264: the Pi 4's hardware encoder when it "
+        "opens, else libx264 ultrafast) or avi/mkv (Motion JPEG by libjpeg-turbo); default mp4",
     )
     p.add_argument(
         "--worker-nice",

@@ -254,18 +254,6 @@ class Pipeline:
             "runtime": self.model.runtime.name,
         }
         self.stats.set_source_state("up")
-        log.info(
-            "running %s (%s, %s, input %s) on %s (%s %dx%d%s, %s)",
-            self.model.info.path,
-            self.model.family,
-            self.model.runtime.name,
-            "x".join(str(d) for d in self.model.info.input.shape[1:3]),
-            info.name,
-            info.kind,
-            *info.size_wh,
-            f", {info.fps:.1f} fps" if info.fps else "",
-            "every frame" if self.every_frame else "newest frame wins",
-        )
         self._frames = HandOff(
             self.options.queue_size,
             drop_oldest=not self.every_frame,
@@ -285,6 +273,19 @@ class Pipeline:
                 sink.close()
             self.source.stop()
             raise
+        # after the sinks opened their outputs: a start that fails there says only why
+        log.info(
+            "running %s (%s, %s, input %s) on %s (%s %dx%d%s, %s)",
+            self.model.info.path,
+            self.model.family,
+            self.model.runtime.name,
+            "x".join(str(d) for d in self.model.info.input.shape[1:3]),
+            info.name,
+            info.kind,
+            *info.size_wh,
+            f", {info.fps:.1f} fps" if info.fps else "",
+            "every frame" if self.every_frame else "newest frame wins",
+        )
         self._threads = [r.thread for r in self._runners] + [
             threading.Thread(target=self._inference_loop, name="inference", daemon=True),
             threading.Thread(target=self._capture_loop, name="capture", daemon=True),

@@ -10,5 +10,6 @@ does not load PyAV):
 * :mod:`.encoder` ``VideoEncoder``, ``EncoderOptions``; :mod:`.mux`
   ``PacketWriter``: one file, no failure handling (used by the above);
 * :mod:`.retention` ``Retention``; :mod:`.health` ``WriteState``;
-  :mod:`.files` exclusive creation and naming.
+  :mod:`.files` exclusive creation and naming; :mod:`.formats` file types
+  and the codecs they hold (no PyAV: config checks use it).
 """

@@ -16,7 +16,7 @@ frame (half the cost of FFmpeg's own conversion at 1080p) and handed to
 the encoder without a copy (libx264 and the V4L2 encoder copy the picture
 when they take it). Timestamps are the frames' capture times: a recording
 with drops plays at real speed. A key frame is forced every
-``keyframe_interval_s`` of capture time, so MP4 fragments stay short.
+``keyframe_interval_s`` of capture time (seeking, and the start of segments).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Append-only line logs (JSON Lines) that never keep a torn line.
 
 * The file is opened ``O_APPEND`` and never truncated: a restart adds to
-  the previous run's records (mark the start with :meth:`LineLog.write_marker`).
+  the previous run's records (mark the start with :meth:`LineLog.write_marker`:
+  ``{"event": "start", "utc": ..., "pid": ...}``). A file this log created
+  and closed without writing a line is removed (a run that failed its
+  start-up checks leaves nothing behind).
 * Each line goes out in one ``os.write``; a failed or partial write is cut
   back (``ftruncate``) to the end of the last complete line, so every line
   in the file is whole. A torn last line left by a crash of an earlier run
@@ -15,7 +18,10 @@
   recording's: one log line, lines dropped and counted, retried with
   back-off, :meth:`LineLog.state` for stats and ``/healthz``.
 
-``path`` ``-`` writes to standard output (no rotation, no repair).
+``path`` ``-`` writes to standard output (no rotation, no repair). When
+the reader goes away (``camera-app run --jsonl - | head -3``) writing stops
+quietly: :attr:`LineLog.reader_gone` turns True and lines are dropped
+without an error (the caller decides whether to end the run).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -69,6 +76,9 @@ class LineLog:
         self._started_s = 0.0
         self._next_check = 0.0
         self._opened = self._closed = False
+        self._created = False  # this log created the file at ``path`` (and it is still empty)
+        self.reader_gone = False
+        """Standard output was closed by its reader (EPIPE)."""
 
     def validate(self) -> None:
         """Check the settings and the folder without creating anything (``SinkError``)."""
@@ -91,7 +101,7 @@ class LineLog:
             return
         self.validate()
         if self.stdout:
-            self._fd, self._opened = 1, True
+            self._opened = True
             return
         try:
             self._open_file()
@@ -104,11 +114,13 @@ class LineLog:
             return
         self._closed = True
         fd, self._fd = self._fd, None
-        if fd is not None and not self.stdout:
+        if fd is not None:
             try:
                 os.fsync(fd)
             except OSError:
                 pass
+            if self._created and self._size == 0:
+                _remove_if_same(self.path, fd)
             os.close(fd)
 
     def __enter__(self) -> LineLog:
@@ -128,10 +140,10 @@ class LineLog:
         return self.write_line(json.dumps(record, separators=(",", ":")))
 
     def write_marker(self, kind: str = "start", **fields: Any) -> bool:
-        """``{"marker": "start", "utc": "2026-...Z", "pid": ..., **fields}``."""
+        """``{"event": "start", "utc": "2026-...+00:00", "pid": ..., **fields}``."""
         now = self._wall_clock()
         record = {
-            "marker": kind,
+            "event": kind,
             "utc": datetime.fromtimestamp(now, UTC).isoformat(),
             "pid": os.getpid(),
         }
@@ -141,14 +153,16 @@ class LineLog:
         """Append ``line`` (no newline in it) whole, or not at all."""
         if "\n" in line:
             raise ValueError("a log line cannot contain a newline")
-        if self._closed or not self._opened:
+        if self._closed or not self._opened or self.reader_gone:
             return False
+        if self.stdout:
+            return self._write_stdout(line + "\n")
         if self._fd is None and not self._retry():
             self.health.dropped()
             return False
         data = (line + "\n").encode()
         try:
-            if not self.stdout and self._rotation_due(len(data)):
+            if self._rotation_due(len(data)):
                 self._rotate()
             fd = self._fd
             assert fd is not None
@@ -159,7 +173,7 @@ class LineLog:
             self.health.wrote()
             self.health.recovered()
             now = self._clock()
-            if not self.stdout and now >= self._next_check:
+            if now >= self._next_check:
                 self._next_check = now + self.check_interval_s
                 check_identity(fd, self.path, self._ino)
         except OSError as e:
@@ -168,11 +182,36 @@ class LineLog:
             return False
         return True
 
+    def _write_stdout(self, text: str) -> bool:
+        """Through ``sys.stdout`` (whatever it is now: a pipe, a test's capture)."""
+        out = sys.stdout
+        try:
+            out.write(text)
+            out.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            log.debug("%s: standard output was closed by its reader", self.what)
+            _silence_stdout(out)
+            return False
+        except (OSError, ValueError) as e:  # ValueError: stdout closed
+            if self.health.ok:
+                self.health.failed(e if isinstance(e, OSError) else str(e), "-")
+            self.health.dropped()
+            return False
+        self.health.wrote()
+        self.health.recovered()
+        return True
+
     # -- files ---------------------------------------------------------------
 
     def _open_file(self) -> None:
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, 0o644)
+        flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+            self._created = True
+        except FileExistsError:
+            fd = os.open(self.path, flags)
+            self._created = False
         try:
             st = os.fstat(fd)
             self._size = _repair_tail(fd, st.st_size, self.path)
@@ -189,9 +228,6 @@ class LineLog:
     def _retry(self) -> bool:
         if not self.health.retry_due():
             return False
-        if self.stdout:
-            self._fd = 1
-            return True
         self.retention.apply(self.path.parent, keep=[self.path])
         try:
             self._open_file()
@@ -237,13 +273,35 @@ class LineLog:
 
     def _fail(self, error: OSError) -> None:
         fd, self._fd = self._fd, None
-        if fd is not None and not self.stdout:
+        if fd is not None:
             try:
                 os.ftruncate(fd, self._size)  # cut a torn line back
             except OSError:
                 pass
             os.close(fd)
         self.health.failed(error, str(self.path))
+
+
+def _silence_stdout(out: Any) -> None:
+    """After EPIPE: point fd 1 at /dev/null so the interpreter's last flush of
+    ``sys.stdout`` at exit does not print "Exception ignored ... BrokenPipeError"
+    (what the Python docs advise for SIGPIPE)."""
+    try:
+        fd = out.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _remove_if_same(path: Path, fd: int) -> None:
+    """Unlink ``path`` if it is still the file open as ``fd`` (best effort)."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _repair_tail(fd: int, size: int, path: Path) -> int:

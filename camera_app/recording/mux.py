@@ -1,9 +1,10 @@
 """Muxing encoded packets into files that play after a hard kill.
 
 * ``.mp4``/``.m4v``/``.mov``: fragmented MP4 (``frag_keyframe+empty_moov+
-  default_base_moof+delay_moov``): the file is a header and then one
-  self-contained fragment per key frame, so a SIGKILL or a power cut loses
-  at most the fragment being written (Media Source Extensions play it too).
+  default_base_moof+delay_moov``): the file is a header and then a fragment
+  at each key frame and at least every ``FRAGMENT_MAX_S`` (a quarter of a
+  second), so a SIGKILL or a power cut loses at most the fragment being
+  written (Media Source Extensions play it too).
   ``delay_moov`` writes the header with the first fragment, which lets a
   hardware encoder's stream carry its SPS/PPS in band.
 * ``.mkv``: Matroska with a cluster at least every second (FFmpeg's default
@@ -28,33 +29,21 @@ import av
 import av.error
 
 from camera_app.recording.files import OutputFile
+from camera_app.recording.formats import CODECS, CONTAINERS, container_for
 
 log = logging.getLogger(__name__)
 
+__all__ = ["CODECS", "CONTAINERS", "Muxer", "PacketWriter", "Timeline", "container_for"]
+
 MP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
+FRAGMENT_MAX_S = 0.25
+"""An MP4 fragment is written at least this often (of media time), key frame
+or not: what a kill can lose does not depend on the key frame interval, and
+a stalled pipeline right after a key frame does not hold a second of video
+in memory. The cost is a ~100-byte fragment header each time."""
 IO_BUFFER_BYTES = 1 << 20
 """One write per fragment for most fragments: a smaller buffer splits a
 fragment into several writes, and a kill between them leaves a torn tail."""
-
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
-"""File suffix -> FFmpeg muxer."""
-CODECS = {
-    "mp4": ("h264",),
-    "mov": ("h264", "mjpeg"),
-    "matroska": ("mjpeg", "h264"),
-    "avi": ("mjpeg",),
-}
-"""Muxer -> codecs allowed in it, the default first."""
-
-
-def container_for(suffix: str) -> str:
-    try:
-        return CONTAINERS[suffix.lower()]
-    except KeyError:
-        raise ValueError(
-            f"unsupported file type {suffix or '(none)'}; expected one of "
-            f"{', '.join(sorted(CONTAINERS))}"
-        ) from None
 
 
 def stream_time_base(container: str, fps: float) -> Fraction:
@@ -91,6 +80,7 @@ def open_container(
     options: dict[str, str] = {}
     if container in ("mp4", "mov"):
         options["movflags"] = MP4_FLAGS
+        options["frag_duration"] = str(round(FRAGMENT_MAX_S * 1e6))
     elif container == "matroska":
         options["cluster_time_limit"] = str(cluster_ms)
     return av.open(out, "w", format=container, options=options, buffer_size=IO_BUFFER_BYTES)

@@ -15,6 +15,9 @@ back to the last complete fragment, frames are dropped and counted while
 failed, and a new file is tried after 1 s, 2 s, ... up to 30 s (applying the
 retention policy first, which may free the space). :meth:`state` is what
 stats and ``/healthz`` show.
+
+A segment killed before its first fragment reached the disk is an empty
+file; :meth:`SegmentedRecorder.open` removes such files from its folder.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from camera_app.errors import SinkError
 from camera_app.recording.encoder import EncoderOptions, VideoEncoder
-from camera_app.recording.files import Naming, OutputFile
+from camera_app.recording.files import FileGoneError, Naming, OutputFile
 from camera_app.recording.health import WriteHealth, WriteState, describe
 from camera_app.recording.mux import Muxer, PacketWriter
 from camera_app.recording.retention import Retention
@@ -69,6 +72,7 @@ class SegmentedRecorder:
         self._out: OutputFile | None = None
         self._writer: Muxer | None = None
         self._file_frames = 0
+        self._checked_frames = 0  # frames in the file when its identity was last checked
         self._segment_start_ns = 0
         self._next_check = 0.0
         self._opened = False
@@ -110,6 +114,8 @@ class SegmentedRecorder:
         if self._opened:
             return
         self.validate()
+        if not self.naming.fixed:
+            _remove_empty(self.naming.directory, self.naming.glob())
         self.retention.apply(self.naming.directory)
         try:
             self._create_file()
@@ -134,6 +140,8 @@ class SegmentedRecorder:
         if self._closed:
             return
         self._closed = True
+        if not self._opened:
+            return  # never started (a failed start-up check): nothing to say
         if self._writer is not None:
             self._finish_file()
         elif self._out is not None:
@@ -197,11 +205,12 @@ class SegmentedRecorder:
             if self._writer is None:
                 self._writer = self._new_writer(out, image, packet)
                 self._segment_start_ns = timestamp_ns
-                self._file_frames = 0
+                self._file_frames = self._checked_frames = 0
             now = self._clock()
             if now >= self._next_check:
                 self._next_check = now + self.check_interval_s
                 out.check()
+                self._checked_frames = self._file_frames
             writer = self._writer
             durable = writer.packets_durable
             if isinstance(writer, VideoEncoder) and image is not None:
@@ -288,7 +297,23 @@ class SegmentedRecorder:
         self._writer = self._out = None
         if writer is not None:
             writer.abort()
-            self.health.lost(max(0, self._file_frames - writer.packets_durable))
+            # A deleted file may have been gone since the last check passed.
+            durable = writer.packets_durable
+            if isinstance(error, FileGoneError):
+                durable = min(durable, self._checked_frames)
+            self.health.lost(max(0, self._file_frames - durable))
         elif out is not None:
             out.remove()
         self.health.failed(error, str(out.path) if out else None)
+
+
+def _remove_empty(directory: Path, pattern: str) -> None:
+    """Empty files in our folder: segments a kill cut before their first
+    fragment (they hold nothing and no player opens them)."""
+    for path in directory.glob(pattern):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+                path.unlink()
+                log.debug("removed the empty recording %s (left by a crash)", path)
+        except OSError:
+            continue

@@ -1,80 +1,168 @@
-"""Recording the annotated stream to a video file.
+"""Recording the annotated stream: an adapter over
+:class:`~camera_app.recording.recorder.SegmentedRecorder`.
 
-The writer is opened on the first frame (its size is then known) and
-released on close, which the pipeline guarantees on end, on Ctrl-C and on
-SIGTERM, so the file's index is written and it plays.
+Two ways to record:
 
-* ``.mp4``/``.mov``/``.m4v``: MPEG-4 Part 2 (``mp4v``, in every OpenCV
-  build), encoded by FFmpeg. Small files, but the most CPU per frame: at
-  1080p about 11 ms here (a third of it FFmpeg's BGR to YUV conversion).
-* ``.avi``/``.mkv``: Motion JPEG. Each frame is compressed by libjpeg-turbo
-  (``cv2.imencode``, SIMD, about 4 ms at 1080p here) and only muxed by
-  FFmpeg (``VIDEOWRITER_PROP_RAW_VIDEO``): the cheapest software recording
-  for a CPU-bound Pi, at several times the file size. An ``.avi`` plays
-  after a hard kill (no index; FFmpeg's 256 KB write buffer is lost, about a
-  second of full HD); an ``.mkv`` also loses its last cluster (FFmpeg's
-  default: up to 5 s). Where raw muxing is not available (older OpenCV),
-  FFmpeg's own MJPEG encoder is used.
+* ``path``: one file. An existing file is never overwritten: the recording
+  then goes beside it, named with its start time (``rec-2026-11-29T14-02-05Z.mp4``).
+* ``dir``: continuous recording in segments of ``segment_s``, named by their
+  start time in UTC (``2026-11-29T14-02-05Z.mp4``), kept within the
+  retention keys (oldest deleted first, never the file being written). With
+  the run's HTTP server (``--http``) they are listed at ``/api/recordings``
+  and served at ``/recordings/<name>`` (:mod:`camera_app.sinks.recordings_http`).
 
-Live sources drop frames when inference is slower than the camera, and a
-file written at the camera's frame rate would then play too fast. Motion JPEG
-recordings of live sources therefore follow the frames' capture times: an
-``.mkv`` gets each frame's timestamp (variable frame rate), an ``.avi``
-repeats the previous frame's JPEG (bytes only, no encoding) to fill a gap of
-up to a second. An ``.mp4`` gets one frame per result at the source's rate
-(re-encoding repeated frames would cost what the drops saved).
+The format follows the file type:
+
+* ``.mp4``: H.264 in fragmented MP4: plays after a kill or a power cut
+  (losing the last fragment, a quarter of a second) and in browsers.
+  ``codec = "auto"`` uses the Pi 4's hardware encoder (``h264_v4l2m2m``)
+  when it opens, else libx264 with ``preset`` (``ultrafast``: 8 ms of CPU
+  per 1080p frame on the x86 development machine).
+* ``.mkv``/``.avi``: Motion JPEG by libjpeg-turbo, the cheapest software
+  encoding (4 ms per 1080p frame there, at eight times the size): the choice
+  on a busy Pi without a hardware H.264 encoder (a Pi 5).
+  ``benchmarks/encoders.py`` measures them.
+
+Timestamps: live sources (cameras, streams, ``--realtime`` replays) record
+each frame at its capture time, so a recording with drops plays at real
+speed. Files replayed every frame record each frame at its position in the
+file (``media_ms``), continued across ``--loop`` restarts, so the recording
+plays at the clip's speed however fast inference ran.
+
+Nothing is created before :meth:`RecordSink.bind` (after the run's start-up
+checks); the path and settings are checked when the sink is built
+(``SinkError``, exit 2). At run time a failed write never raises into the
+pipeline: it is logged once, retried with back-off, and shown as the failed
+output ``record`` in the stats, ``/healthz``, the status line and the exit
+summary, which counts the frames actually written.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from camera_app.components import Flag
-from camera_app.errors import SinkError
+from camera_app.errors import ConfigError, SinkError
+from camera_app.recording.formats import CONTAINERS
+from camera_app.recording.retention import Retention
 from camera_app.results import FrameResult
-from camera_app.sinks.jsonl import check_output_path
 from camera_app.sinks.overlay import AnnotatingSink, Annotator
+from camera_app.stats import OutputHealth, PipelineStats
 from camera_app.validation import opt
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # PyAV is imported only when a recording is configured
     from camera_app.components import BuildContext
+    from camera_app.frames import Frame
+    from camera_app.recording.encoder import EncoderOptions
 
 log = logging.getLogger(__name__)
 
-FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-DEFAULT_JPEG_QUALITY = 80
+DEFAULT_MIN_FREE_BYTES = 1_000_000_000
+"""``dir`` mode keeps this much free unless ``min_free_bytes`` says otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
 class RecordConfig:
     """[sinks.record] the annotated video."""
 
-    path: str | None = opt(None, "output .mp4, .avi or .mkv")
-    fps: float | None = opt(None, "frame rate written; absent: the source's", gt=0, le=1000)
-    jpeg_quality: int = opt(DEFAULT_JPEG_QUALITY, "Motion JPEG (.avi, .mkv) quality", ge=1, le=100)
+    path: str | None = opt(None, "one file: .mp4 (H.264), .mkv or .avi (Motion JPEG)")
+    dir: str | None = opt(None, "record segments named by start time into this folder")
+    format: Literal["mp4", "mkv", "avi"] = opt("mp4", "file type of the segments in dir")
+    segment_s: float = opt(60.0, "length of a segment in dir, seconds", ge=0.5, le=86400)
+    codec: Literal["auto", "h264", "mjpeg", "libx264", "h264_v4l2m2m"] = opt(
+        "auto", "auto (by file type), h264, mjpeg, libx264 or h264_v4l2m2m"
+    )
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = opt(
+        "ultrafast", "libx264 speed preset (slower: smaller files, more CPU)"
+    )
+    crf: int = opt(23, "libx264 quality, lower is better and bigger", ge=0, le=51)
+    bitrate_bps: int | None = opt(
+        None, "hardware H.264 bit rate; absent: about 0.07 bit per pixel", ge=10_000
+    )
+    fps: float | None = opt(None, "nominal frame rate; absent: the source's", gt=0, le=240)
+    jpeg_quality: int = opt(80, "Motion JPEG (.mkv, .avi) quality", ge=1, le=100)
+    retain_days: float | None = opt(None, "delete recordings older than this", gt=0, le=36500)
+    max_bytes: int | None = opt(None, "total size of recordings kept", ge=1_000_000, le=10**15)
+    min_free_bytes: int | None = opt(
+        None, "keep this much free; absent: 1 GB with dir; 0: off", ge=0, le=10**15
+    )
+
+    def validate(self) -> None:
+        if self.path is not None and self.dir is not None:
+            raise ConfigError("dir: set path (one file) or dir (segments), not both")
+        for key, value in (("path", self.path), ("dir", self.dir)):
+            if value is not None and not value.strip():
+                raise ConfigError(
+                    f'{key}: expected a {"file" if key == "path" else "folder"} path, got ""'
+                )
+        if self.path is not None or self.dir is not None:
+            try:
+                _check_suffix(self.suffix)
+            except ValueError as e:
+                raise ConfigError(f"path: {e}") from None
+            try:
+                self.options().validate(self.suffix)
+            except ValueError as e:
+                raise ConfigError(f"codec: {e}") from None
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.path).suffix.lower() if self.path else f".{self.format}"
+
+    def options(self) -> EncoderOptions:
+        from camera_app.recording.encoder import EncoderOptions
+
+        return EncoderOptions(
+            codec=self.codec,
+            preset=self.preset,
+            crf=self.crf,
+            bitrate_bps=self.bitrate_bps,
+            jpeg_quality=self.jpeg_quality,
+        )
+
+    def retention(self) -> Retention:
+        min_free = self.min_free_bytes
+        if min_free is None and self.dir is not None:
+            min_free = DEFAULT_MIN_FREE_BYTES
+        return Retention(self.retain_days, self.max_bytes, min_free or None)
+
+
+def _check_suffix(suffix: str) -> None:
+    if suffix not in CONTAINERS:
+        expected = ", ".join(sorted(CONTAINERS))
+        raise ValueError(f"unsupported file type {suffix or '(none)'}; expected one of {expected}")
+
+
+def _check_format(suffix: str, options: EncoderOptions) -> None:
+    _check_suffix(suffix)
+    options.validate(suffix)
 
 
 CONFIG = RecordConfig
 FLAGS = (
-    Flag("--record", "path", "record the annotated stream (.mp4, .avi, .mkv)", metavar="PATH"),
-)
+    Flag("--record", "path", "record the annotated stream to one file (.mp4, .mkv, .avi)", metavar="PATH"),
+    Flag("--record-dir", "dir", "record the annotated stream in segments into DIR", metavar="DIR"),
+)  # fmt: skip
 
 
 def build(config: RecordConfig, ctx: BuildContext) -> RecordSink | None:
-    if not config.path:
+    if not (config.path or config.dir):
         return None
-    return RecordSink(
-        config.path, ctx.shared_annotator(), fps=config.fps, jpeg_quality=config.jpeg_quality
-    )
+    sink = RecordSink.from_config(config, ctx.shared_annotator())
+    if ctx.http is not None and sink.directory is not None:
+        from camera_app.sinks.recordings_http import add_recording_routes
+
+        add_recording_routes(ctx.http, sink.recorder)
+    return sink
 
 
 def describe(config: RecordConfig) -> str | None:
+    if config.dir:
+        return f"record {config.dir} ({config.format} segments of {config.segment_s:g} s)"
     return f"record {config.path}" if config.path else None
 
 
@@ -83,96 +171,147 @@ class RecordSink(AnnotatingSink):
 
     def __init__(
         self,
-        path: str,
+        path: str | None = None,
         annotator: Annotator | None = None,
+        *,
+        directory: str | None = None,
+        suffix: str = ".mp4",
+        segment_s: float = 60.0,
+        options: EncoderOptions | None = None,
         fps: float | None = None,
-        jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+        jpeg_quality: int | None = None,
+        retention: Retention | None = None,
     ) -> None:
-        self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in FOURCC:
-            raise SinkError(
-                f"recording {self.path}: unsupported file type {suffix or '(none)'}; "
-                f"expected one of {', '.join(sorted(FOURCC))}"
-            )
-        if not 1 <= jpeg_quality <= 100:
-            raise SinkError(
-                f"recording {self.path}: JPEG quality must be 1..100, got {jpeg_quality}"
-            )
-        check_output_path(self.path, "recording")
-        self.fourcc = FOURCC[suffix]
-        self._avi = suffix == ".avi"
+        from camera_app.recording.encoder import EncoderOptions
+        from camera_app.recording.recorder import SegmentedRecorder
+
+        if (path is None) == (directory is None):
+            raise SinkError("recording: give a file path or a folder, not both or neither")
+        options = options or EncoderOptions()
+        if jpeg_quality is not None:
+            options = replace(options, jpeg_quality=jpeg_quality)
+        self.path = Path(path) if path is not None else None
+        self.directory = Path(directory) if directory is not None else None
+        where = f"recording {path if path is not None else directory}"
+        suffix = self.path.suffix.lower() if self.path is not None else suffix
+        try:
+            _check_format(suffix, options)
+        except ValueError as e:
+            raise SinkError(f"{where}: {e}") from None
+        retention = retention or Retention()
+        if self.path is not None:
+            self.recorder = SegmentedRecorder.to_file(
+                self.path, options=options, retention=replace(retention, pattern=f"{self.path.stem}*{suffix}")
+            )  # fmt: skip
+            self.recorder.validate()  # the folder exists, the path is not a folder
+        else:
+            assert self.directory is not None
+            _check_folder(self.directory, where)
+            self.recorder = SegmentedRecorder.in_directory(
+                self.directory, suffix, options=options, segment_s=segment_s,
+                retention=replace(retention, pattern=f"*{suffix}"),
+            )  # fmt: skip
         self.annotator = annotator or Annotator()
         self.fps = fps
-        self._jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-        self._writer: cv2.VideoWriter | None = None
-        self._size_wh: tuple[int, int] | None = None
-        self.raw_jpeg = False
-        """True once open: frames are JPEG-compressed here and only muxed by FFmpeg."""
-        self.frames_written = 0
-        """Frames in the file (repeats included)."""
-        self._fps = 0.0
-        self._timed = False  # live source, raw MJPEG: place frames by capture time
-        self._t0_ns = 0
-        self._index = -1  # position of the last frame written, in frames
-        self._last_packet = np.empty((1, 0), np.uint8)
+        self._fps_known = False
+        self._error: str | None = None
+        self._last_ns: int | None = None
+        self._offset_ns = 0
 
-    def _open(self, size_wh: tuple[int, int], fps: float) -> cv2.VideoWriter:
-        fourcc = cv2.VideoWriter.fourcc(*self.fourcc)
-        if self.fourcc == "MJPG" and hasattr(cv2, "VIDEOWRITER_PROP_RAW_VIDEO"):
-            writer = cv2.VideoWriter(
-                str(self.path), cv2.CAP_FFMPEG, fourcc, fps, size_wh,
-                [cv2.VIDEOWRITER_PROP_RAW_VIDEO, 1],
-            )  # fmt: skip
-            if writer.isOpened():
-                self.raw_jpeg = True
-            else:
-                writer.release()
-                log.debug("recording %s: no raw MJPEG muxing here; FFmpeg encodes", self.path)
-        if not self.raw_jpeg:
-            writer = cv2.VideoWriter(str(self.path), fourcc, fps, size_wh)
-            if not writer.isOpened():
+    @classmethod
+    def from_config(cls, config: RecordConfig, annotator: Annotator | None = None) -> RecordSink:
+        return cls(
+            config.path,
+            annotator,
+            directory=config.dir,
+            suffix=config.suffix,
+            segment_s=config.segment_s,
+            options=config.options(),
+            fps=config.fps,
+            retention=config.retention(),
+        )
+
+    def bind(self, stats: PipelineStats, stop: Callable[[], None]) -> None:
+        """Create the folder (``dir``) and the first file: the run passed its checks."""
+        from camera_app.recording.encoder import hardware_h264_opens
+
+        super().bind(stats, stop)
+        if self.directory is not None:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
                 raise SinkError(
-                    f"recording {self.path}: OpenCV cannot write {self.fourcc} video here"
-                )
-        log.info("recording to %s (%s, %dx%d, %.1f fps)", self.path, self.fourcc, *size_wh, fps)
-        return writer
+                    f"recording {self.directory}: cannot create the folder ({e.strerror})"
+                ) from e
+        self._set_fps(self.fps or stats.source.get("fps"))
+        options = self.recorder.options
+        size = stats.source.get("size_wh")
+        if (
+            options.codec == "h264_v4l2m2m"
+            and size
+            and not hardware_h264_opens(tuple(size), options.fps)
+        ):
+            raise SinkError(f"{self.recorder.what} {self._where}: the h264_v4l2m2m encoder does not open here")  # fmt: skip
+        self.recorder.open()
+        stats.register_output(self.name, self.output_health)
+
+    @property
+    def _where(self) -> Path:
+        return self.path if self.path is not None else self.directory  # type: ignore[return-value]
+
+    def _set_fps(self, fps: float | None) -> None:
+        if fps and not self._fps_known:
+            self._fps_known = True
+            self.recorder.set_nominal_fps(float(fps))
+
+    def output_health(self) -> OutputHealth:
+        s = self.recorder.state()
+        if self._error is not None:
+            return OutputHealth(False, self._error, s.written, s.failures + 1)
+        detail = "" if s.ok else f"{s.reason} ({s.path}; {s.dropped} frames dropped, retrying)"
+        return OutputHealth(s.ok, detail, s.written, s.failures)
+
+    @property
+    def frames_written(self) -> int:
+        """Frames handed to the files (after close: in them), failed writes excluded."""
+        return self.recorder.state().written
 
     def handle(self, result: FrameResult) -> None:
-        image = self.annotator.annotate(result)
-        h, w = image.shape[:2]
-        frame = result.frame
-        if self._writer is None:
-            self._fps = self.fps or frame.source.fps or 10.0
-            self._writer, self._size_wh = self._open((w, h), self._fps), (w, h)
-            self._timed = self.raw_jpeg and frame.source.live
-            self._t0_ns = frame.timestamp_ns
-        elif (w, h) != self._size_wh:
-            image = cv2.resize(image, self._size_wh)
-        if not self.raw_jpeg:
-            self._writer.write(image)
-            self.frames_written += 1
+        if self._error is not None:
             return
-        ok, jpeg = cv2.imencode(".jpg", image, self._jpeg_params)
-        if not ok:
-            raise SinkError(f"recording {self.path}: JPEG encoding failed")
-        packet = np.reshape(jpeg, (1, -1))
-        index = self._index + 1
-        if self._timed:
-            due = round((frame.timestamp_ns - self._t0_ns) * self._fps / 1e9)
-            index = max(index, due)
-            if self._avi:  # constant frame rate: repeat the last picture
-                for _ in range(min(index - self._index - 1, int(self._fps))):
-                    self._writer.write(self._last_packet)
-                    self.frames_written += 1
-            else:
-                self._writer.set(cv2.VIDEOWRITER_PROP_PTS, index)
-        self._writer.write(packet)
-        self._index, self._last_packet = index, packet
-        self.frames_written += 1
+        frame = result.frame
+        self._set_fps(frame.source.fps)
+        image = self.annotator.annotate(result)
+        try:
+            self.recorder.write(image, self._timestamp_ns(frame))
+        except SinkError as e:  # an encoder that does not open at this size
+            self._error = str(e)
+            log.error("%s; recording stopped", e)
+            self.recorder.close()
+
+    def _timestamp_ns(self, frame: Frame) -> int:
+        """Capture time for live sources; the position in the file for replays."""
+        if frame.source.live:
+            return frame.timestamp_ns
+        period = round(1e9 / self.recorder.options.fps)
+        last = self._last_ns
+        if frame.media_ms is None:
+            t = 0 if last is None else last + period
+        else:
+            t = round(frame.media_ms * 1e6) + self._offset_ns
+            if last is not None and t <= last:  # the file started again (--loop)
+                self._offset_ns += last + period - t
+                t = last + period
+        self._last_ns = t
+        return t
 
     def close(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.release()
-            log.info("recording %s: %d frames", self.path, self.frames_written)
+        self.recorder.close()
+
+
+def _check_folder(directory: Path, where: str) -> None:
+    """``dir`` is created at bind if missing; its parent must exist."""
+    if directory.exists() and not directory.is_dir():
+        raise SinkError(f"{where}: is not a folder")
+    if not directory.exists() and not directory.parent.is_dir():
+        raise SinkError(f"{where}: folder {directory.parent} does not exist")

@@ -28,7 +28,6 @@ SSD = "ssd_mobilenet_v1_coco_quant.tflite"
 RUN = ["run", "--model", "MODELS/" + SSD, "--threads", "1", "--max-frames", "1"]
 GIF = "VIDEOS/face-demographics-walking.gif"
 DETECT = ["detect", "MODELS/" + SSD]
-ISSUE_13 = "issue 13: sinks open (and truncate) their files before the run passed its checks"
 DETECT_READ_IMAGE = (
     "issue 18: commands/detect.py must use camera_app.sources.images.read_image "
     "(its own cv2.imread lets libjpeg print)"
@@ -98,7 +97,6 @@ CASES = [
         [*RUN, "--source", GIF, "--record", "/sys/x.mp4"],
         "recording /sys/x.mp4",
         native=True,
-        xfail=ISSUE_13 + ": the recording is opened at the first frame, after the INFO line",
     ),
     Case(
         "detect-truncated-jpeg",
@@ -346,11 +344,7 @@ INTACT = [
     pytest.param(["--source", "/dev/video99"], id="no-camera"),
     pytest.param(["--source", GIF, "--model", "MODELS/coco_labels.txt"], id="not-a-model"),
     pytest.param(["--source", GIF, "--family", "classification"], id="wrong-family"),
-    pytest.param(
-        ["--source", GIF, "--record", "/sys/x.mp4"],
-        id="record-fails-at-first-frame",
-        marks=pytest.mark.xfail(reason=ISSUE_13, strict=True),
-    ),
+    pytest.param(["--source", GIF, "--record", "/sys/x.mp4"], id="record-fails-at-first-frame"),
 ]
 
 

@@ -161,7 +161,7 @@ def test_signal_stops_run_within_2s_with_complete_outputs(
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     try:
-        _wait_for_lines(jsonl, 10, proc, 30)
+        _wait_for_lines(jsonl, 11, proc, 30)  # the start marker and 10 records
         t0 = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(timeout=5)
@@ -171,7 +171,9 @@ def test_signal_stops_run_within_2s_with_complete_outputs(
             proc.kill()
     assert code == 0, proc.stderr.read() if proc.stderr else ""
     assert elapsed < 2.0
-    recs = [json.loads(x) for x in jsonl.read_text().splitlines()]  # every line complete JSON
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]  # every line complete JSON
+    assert lines[0]["event"] == "start"
+    recs = lines[1:]
     assert len(recs) >= 10
     cap = cv2.VideoCapture(str(video))
     frames = 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,7 @@ def test_a_restart_appends_after_the_previous_run(tmp_path: Path) -> None:
             assert log.write({"frame": 0, "run": run})
     records = _records(path)
     assert records[0] == {"pre": 1}
-    assert [r.get("marker") for r in records[1:]] == ["start", None, "start", None]
+    assert [r.get("event") for r in records[1:]] == ["start", None, "start", None]
     assert records[1]["utc"] == "2026-11-29T23:59:50+00:00" and records[1]["run"] == 0
     assert records[1]["pid"] == os.getpid()
     assert log.state().written == 2 and log.state().files == 1
@@ -187,3 +189,45 @@ def test_bad_use_is_rejected(tmp_path: Path) -> None:
     with LineLog(tmp_path / "a.jsonl") as log, pytest.raises(ValueError, match="newline"):
         log.write_line("two\nlines")
     assert not log.write({"after": "close"})
+
+
+def test_a_file_created_and_closed_without_a_line_is_removed(tmp_path: Path) -> None:
+    """A run that fails its start-up checks leaves nothing behind; an existing
+    empty file is not ours to remove."""
+    path = tmp_path / "det.jsonl"
+    with LineLog(path):
+        assert path.exists()
+    assert not path.exists()
+    path.write_bytes(b"")
+    with LineLog(path):
+        pass
+    assert path.exists()
+
+
+def test_a_closed_reader_on_stdout_stops_writing_quietly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``camera-app run --jsonl - | head -3``: EPIPE is not a failure to report."""
+
+    class ClosedPipe(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            ClosedPipe.writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    with LineLog("-") as log:
+        assert not log.write({"n": 1})
+        assert log.reader_gone
+        assert not log.write({"n": 2})  # not tried again
+    assert ClosedPipe.writes == 1
+    assert log.state().ok and log.state().failures == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_dash_follows_sys_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever ``sys.stdout`` is at the time (a test's capture, a redirect)."""
+    with LineLog("-") as log:
+        assert log.write({"n": 1})
+    assert capsys.readouterr().out == '{"n":1}\n'

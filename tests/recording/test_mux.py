@@ -90,7 +90,7 @@ def test_mp4_and_jsonl_survive_sigkill_at_a_random_moment(
     text = jsonl.read_text()
     assert text.endswith("\n")
     records = [json.loads(line) for line in text.splitlines()]
-    assert records[0]["marker"] == "start"
+    assert records[0]["event"] == "start"
     assert len(records) - 1 >= reports[-1][1]
 
 
