@@ -36,6 +36,7 @@ from camera_app.inference.preprocess import PreprocessOptions
 from camera_app.inference.types import DecodeOptions
 from camera_app.motion.annotate import MotionAnnotator
 from camera_app.motion.frame_gate import MotionFrameGate
+from camera_app.motion.gate import TRACKS_INTERVAL_S
 
 # the command line's part lives in camera_app.overrides; re-exported for callers
 from camera_app.overrides import cli_overrides, config_from_args, with_values
@@ -111,7 +112,11 @@ def pipeline_options(config: AppConfig) -> PipelineOptions:
     pl = config.pipeline
     return PipelineOptions(
         pacing=pacing(config),
-        queue_size=pl.queue_size,
+        # with a gate most frames only pass through: room for several, so a
+        # slow inference does not drop frames the preview and recording want
+        queue_size=max(pl.queue_size, 8)
+        if config.motion.enabled or config.detect.fps
+        else pl.queue_size,
         sink_queue_size=pl.sink_queue_size,
         max_frames=pl.max_frames,
         duration_s=pl.duration_s,
@@ -204,9 +209,12 @@ def build_gate(
     if not (config.motion.enabled or config.detect.fps):
         return None
     counters = [p for p in processors if hasattr(p, "active_tracks")]
+    tracker = config.section("tracker")
     return MotionFrameGate(
         config.motion,
         config.detect.fps,
+        # still tracked objects are looked at often enough never to be lost
+        tracks_interval_s=min(TRACKS_INTERVAL_S, tracker.max_disappeared_s / 4),
         every_frame=pacing(config) is Pacing.EVERY_FRAME,
         active_tracks=lambda: sum(int(getattr(p, "active_tracks", 0)) for p in counters),
         stats=stats,

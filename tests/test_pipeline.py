@@ -388,3 +388,23 @@ def test_preprocessing_moves_to_capture_only_when_a_core_is_free(
         Pipeline(ScriptedSource(1), Threads(), options=forced).preprocess_on_capture()
         is not on_capture
     )
+
+
+def test_handoff_drops_unprotected_items_first() -> None:
+    """With a gate, frames chosen for inference are dropped last: losing one
+    would silently lose a keep-alive or a detect-rate slot."""
+    dropped: list[int] = []
+    q: HandOff[int] = HandOff(
+        2,
+        drop_oldest=True,
+        stop=threading.Event(),
+        on_drop=dropped.append,
+        keep=lambda x: x % 2 == 0,
+    )
+    for item in (0, 1, 3, 5):
+        q.put(item)
+    assert [q.get(0.1), q.get(0.1)] == [0, 5]  # 1 and 3 went, the protected 0 stayed
+    assert dropped == [1, 1]
+    for item in (2, 4, 6):  # all protected: the oldest goes, as without keep
+        q.put(item)
+    assert [q.get(0.1), q.get(0.1)] == [4, 6]

@@ -64,7 +64,8 @@ class MotionConfig:
     )
     lightning_threshold: float = opt(
         0.8,
-        "changed fraction of the frame above which the background is reset instead (lights, exposure)",
+        "fraction of the frame that changes at once (or gets brighter or darker by half the "
+        "threshold) above which the background is reset instead (lights, exposure)",
         gt=0,
         le=1,
     )

@@ -7,10 +7,14 @@ contrast-stretched, lightly blurred and compared with a running average of
 the previous frames (``cv2.accumulateWeighted``). Pixels that differ by more
 than ``threshold`` grey levels, outside the mask polygons, are "changed";
 after one dilation, the outlines (``cv2.findContours``) that enclose at least
-``contour_area`` (motion-frame pixels) are motion boxes, reported in frame pixels. When more than
-``lightning_threshold`` of the frame changes at once (lights switched on,
-auto-exposure), the background is reset to the current frame and the frame
-reports ``recalibrated`` instead of motion.
+``contour_area`` (motion-frame pixels) are motion boxes, reported in frame
+pixels. When more than ``lightning_threshold`` of the frame changes at once
+(lights switched on, auto-exposure): more of its pixels changed, or got
+brighter (or darker) by at least half the threshold, the background is reset
+to the current frame and the frame reports ``recalibrated`` instead of
+motion. The second test catches a brightness step on a scene with a bright
+wall: stretched with the previous frames' limits, the wall clips at 255 and
+changes by less than the threshold.
 
 All buffers are allocated once per input size; the detector holds no clock
 (deterministic for the same frames) and is not thread-safe (one caller).
@@ -218,9 +222,12 @@ class MotionDetector:
             cv2.bitwise_and(p.changed, p.keep, dst=p.changed)
         n_changed = cv2.countNonZero(p.changed)
         fraction = n_changed / p.active_px if p.active_px else 0.0
-        if fraction > self.config.lightning_threshold:
+        lightning = fraction
+        if n_changed:
+            lightning = max(fraction, self._shifted_fraction(p))
+        if lightning > self.config.lightning_threshold:
             self.recalibrations += 1
-            log.debug("motion: %.0f%% of the frame changed: recalibrating", fraction * 100)
+            log.debug("motion: %.0f%% of the frame changed: recalibrating", lightning * 100)
             self._restart(p)
             return MotionResult.still(recalibrated=True, changed_fraction=fraction)
 
@@ -239,6 +246,22 @@ class MotionDetector:
             cv2.accumulateWeighted(p.work, p.bg, alpha)
         changed = p.changed.copy() if self.keep_changed else None
         return MotionResult(len(boxes) > 0, boxes, fraction, False, changed)
+
+    def _shifted_fraction(self, p: _Plan) -> float:
+        """The larger fraction of the frame that got brighter, or darker, by
+        at least half the threshold: lights and exposure move most of the
+        frame one way. (With ``improve_contrast`` a brighter frame is
+        stretched with the previous frames' limits, so a bright wall clips
+        at 255 and changes by less than the threshold: counted here.)"""
+        half = max(1, self.config.threshold // 2)
+        shifted = 0
+        for a, b in ((p.work, p.bg_u8), (p.bg_u8, p.work)):
+            cv2.subtract(a, b, dst=p.dilated)  # saturating: one direction only
+            cv2.threshold(p.dilated, half - 1, 255, cv2.THRESH_BINARY, dst=p.dilated)
+            if p.keep is not None:
+                cv2.bitwise_and(p.dilated, p.keep, dst=p.dilated)
+            shifted = max(shifted, cv2.countNonZero(p.dilated))
+        return shifted / p.active_px if p.active_px else 0.0
 
     def _prepare(self, p: _Plan, fresh: bool) -> None:
         """grey -> work: contrast stretch (if on) and blur."""

@@ -4,24 +4,30 @@
 (the lores stream when the source has one: on a Pi that is a small image
 already, so the detector only resizes a little), asks :class:`InferenceGate`
 whether to infer, and tells the pipeline. It runs before preprocessing, so a
-still scene costs the detector's fraction of a millisecond per frame, not
-an inference. Time is media time when a file is replayed every frame, so the
-same clip gives the same decisions on any machine; capture time otherwise.
+still scene costs the detector's fraction of a millisecond per frame (the
+``motion`` timing in the stats), not an inference. Time is media time when a
+file is replayed every frame, so the same clip gives the same decisions on
+any machine; capture time otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from camera_app.frames import Frame
 from camera_app.motion.config import MotionConfig, check_mask_fits
 from camera_app.motion.detector import MotionDetector
-from camera_app.motion.gate import InferenceGate
+from camera_app.motion.gate import TRACKS_INTERVAL_S, InferenceGate
 from camera_app.pipeline.gate import GateDecision
 from camera_app.stats import PipelineStats
 
 log = logging.getLogger(__name__)
+
+TIMING = "motion"
+"""The detector's time per frame, ms, in ``PipelineStats.timings`` (the bench
+reports it as a stage)."""
 
 
 class MotionFrameGate:
@@ -36,12 +42,16 @@ class MotionFrameGate:
         active_tracks: Callable[[], int] = lambda: 0,
         stats: PipelineStats | None = None,
         keep_changed: bool = False,
+        tracks_interval_s: float = TRACKS_INTERVAL_S,
     ) -> None:
+        """``active_tracks`` is read on the capture thread (a count the
+        tracking stage keeps); ``tracks_interval_s`` should stay well below
+        ``[tracker] max_disappeared_s`` (see :class:`InferenceGate`)."""
         self.config = motion
         self.detector = (
             MotionDetector(motion, keep_changed=keep_changed) if motion.enabled else None
         )
-        self.gate = InferenceGate.from_config(motion, fps)
+        self.gate = InferenceGate.from_config(motion, fps, tracks_interval_s)
         self.every_frame = every_frame
         self.active_tracks = active_tracks
         self.stats = stats
@@ -63,12 +73,14 @@ class MotionFrameGate:
                 image, order = frame.lores, frame.lores_order
             else:
                 image, order = frame.image, frame.channel_order
+            t0 = time.perf_counter_ns()
             found = self.detector.detect(
                 image, ts, frame_size_wh=frame.size_wh, channel_order=order
             )
             motion = found.to_motion()
             if self.stats is not None:
                 self.stats.motion = found.motion
+                self.stats.on_timing(TIMING, (time.perf_counter_ns() - t0) / 1e6)
         decision = self.gate.decide(
             ts,
             motion=True if motion is None else motion.detected,

@@ -6,6 +6,13 @@ newcomer who stands still is still found); it then lets at most ``fps``
 wanted frames a second through. Time is the caller's ``timestamp_ns``
 (capture time live, media time on replay), so the same frames and
 timestamps always give the same decisions, however fast the machine is.
+
+Tracked objects without motion (a person standing still, or a stationary
+false positive such as a TV screen) want a frame every ``tracks_interval_s``,
+not every frame: that keeps their tracks matched (the tracker loses a track
+after ``[tracker] max_disappeared_s``, 2 s by default) without running the
+model at the full rate for something that does not move. Anything that
+moves makes motion, and motion wants every frame.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from typing import Literal
 from camera_app.motion.config import MotionConfig
 
 log = logging.getLogger(__name__)
+
+TRACKS_INTERVAL_S = 0.5
+"""Default ``tracks_interval_s``: a quarter of the tracker's default
+``max_disappeared_s`` (2 s), so a still object is matched 3-4 times before
+its track could be lost."""
 
 Reason = Literal["first", "motion", "tracks", "keepalive", "ungated", "no_motion", "rate"]
 
@@ -47,7 +59,8 @@ class InferenceGate:
     """Decides per frame whether inference runs.
 
     ``motion_gating=False`` wants every frame (only the ``fps`` cap applies).
-    ``keepalive_s=0`` turns the keep-alive off; ``fps=None`` means no cap.
+    ``keepalive_s=0`` turns the keep-alive off; ``fps=None`` means no cap;
+    ``tracks_interval_s=0`` wants every frame while tracks are active.
     The cap keeps a next-due time that advances by exactly ``1/fps`` per
     inference, so a 30 fps source capped at 5 gives 5 inferences a second
     on average whatever the frame timing; after a pause (no wanted frames)
@@ -55,14 +68,22 @@ class InferenceGate:
     """
 
     def __init__(
-        self, *, motion_gating: bool = True, keepalive_s: float = 5.0, fps: float | None = None
+        self,
+        *,
+        motion_gating: bool = True,
+        keepalive_s: float = 5.0,
+        fps: float | None = None,
+        tracks_interval_s: float = TRACKS_INTERVAL_S,
     ) -> None:
         if not keepalive_s >= 0:
             raise ValueError(f"keepalive_s: expected >= 0, got {keepalive_s}")
+        if not tracks_interval_s >= 0:
+            raise ValueError(f"tracks_interval_s: expected >= 0, got {tracks_interval_s}")
         if fps is not None and not fps > 0:
             raise ValueError(f"fps: expected > 0 or None, got {fps}")
         self.motion_gating = motion_gating
         self.keepalive_ns = round(keepalive_s * 1e9)
+        self.tracks_interval_ns = round(tracks_interval_s * 1e9)
         self.period_ns = None if fps is None else round(1e9 / fps)
         self._last_ns: int | None = None
         self._last_inferred_ns: int | None = None
@@ -70,10 +91,20 @@ class InferenceGate:
         self._inferred = self._no_motion = self._rate = 0
 
     @classmethod
-    def from_config(cls, motion: MotionConfig, fps: float | None) -> InferenceGate:
+    def from_config(
+        cls,
+        motion: MotionConfig,
+        fps: float | None,
+        tracks_interval_s: float = TRACKS_INTERVAL_S,
+    ) -> InferenceGate:
         """``[motion]`` (gating when ``enabled``, ``keepalive_s``) and the
         ``[detect] fps`` cap (pass None where it should not apply)."""
-        return cls(motion_gating=motion.enabled, keepalive_s=motion.keepalive_s, fps=fps)
+        return cls(
+            motion_gating=motion.enabled,
+            keepalive_s=motion.keepalive_s,
+            fps=fps,
+            tracks_interval_s=tracks_interval_s,
+        )
 
     @property
     def counts(self) -> GateCounts:
@@ -110,9 +141,10 @@ class InferenceGate:
             return "ungated"
         if motion:
             return "motion"
-        if active_tracks > 0:
+        since_ns = ts - self._last_inferred_ns
+        if active_tracks > 0 and since_ns >= self.tracks_interval_ns:
             return "tracks"
-        if self.keepalive_ns and ts - self._last_inferred_ns >= self.keepalive_ns:
+        if self.keepalive_ns and since_ns >= self.keepalive_ns:
             return "keepalive"
         return None
 

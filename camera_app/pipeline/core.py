@@ -259,6 +259,7 @@ class Pipeline:
             drop_oldest=not self.every_frame,
             stop=self._abort,
             on_drop=lambda n: self.stats.on_drop("capture_queue", n),
+            keep=(lambda item: item is not END and item[2].infer) if self.gate else None,
         )
         context = ProcessorContext(emit=self.emit, stats=self.stats, every_frame=self.every_frame)
         try:

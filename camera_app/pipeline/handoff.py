@@ -32,6 +32,7 @@ class HandOff(Generic[T]):
         drop_oldest: bool,
         stop: threading.Event,
         on_drop: Callable[[int], None] | None = None,
+        keep: Callable[[T], bool] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
@@ -42,6 +43,9 @@ class HandOff(Generic[T]):
         self._stop = stop
         self._cond = threading.Condition()
         self._on_drop = on_drop
+        self._keep = keep
+        """Items to drop last (frames the gate chose to infer: dropping one
+        would silently lose a keep-alive or a detect-rate slot)."""
 
     def put(self, item: T, force: bool = False) -> None:
         """Add an item; ``force`` never waits and is never dropped."""
@@ -59,14 +63,17 @@ class HandOff(Generic[T]):
             self._cond.notify_all()
 
     def _drop_one(self) -> bool:
-        """Drop the oldest item that was not forced; False if all were."""
-        for i, item in enumerate(self._items):
-            if id(item) not in self._forced:
-                del self._items[i]
-                if self._on_drop:
-                    self._on_drop(1)
-                return True
-        return False
+        """Drop the oldest item that was not forced, one ``keep`` does not
+        protect first; False if all were forced."""
+        candidates = [i for i, item in enumerate(self._items) if id(item) not in self._forced]
+        if not candidates:
+            return False
+        keep = self._keep
+        unprotected = [i for i in candidates if keep is None or not keep(self._items[i])]
+        del self._items[(unprotected or candidates)[0]]
+        if self._on_drop:
+            self._on_drop(1)
+        return True
 
     def get(self, timeout_s: float) -> T:
         """The oldest item; raises ``TimeoutError`` if none within the timeout."""

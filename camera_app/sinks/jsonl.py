@@ -215,6 +215,8 @@ class JsonlSink(BaseSink):
         return fields
 
     def handle(self, result: FrameResult) -> None:
+        if not result.inferred:  # a frame the motion gate or detect rate skipped
+            return
         self._write(result.to_json_line())
 
     def on_event(self, event: Event) -> None:

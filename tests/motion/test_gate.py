@@ -29,7 +29,8 @@ def decisions(
     ("motion", "tracks", "since_s", "infer", "reason"),
     [
         (True, 0, 0.1, True, "motion"),
-        (False, 2, 0.1, True, "tracks"),
+        (False, 2, 0.1, False, "no_motion"),  # tracks without motion: every 0.5 s
+        (False, 2, 0.5, True, "tracks"),
         (True, 2, 0.1, True, "motion"),
         (False, 0, 0.1, False, "no_motion"),
         (False, 0, 4.9, False, "no_motion"),
@@ -65,9 +66,22 @@ def test_keepalive_zero_never_fires() -> None:
 
 def test_active_tracks_keep_inference_running_without_motion() -> None:
     tracks = [0] * 30 + [1] * 60 + [0] * 30
-    out = decisions(InferenceGate(keepalive_s=5.0), [False] * 120, tracks)
+    out = decisions(InferenceGate(keepalive_s=5.0, tracks_interval_s=0), [False] * 120, tracks)
     assert all(d.infer and d.reason == "tracks" for d in out[30:90])
     assert not any(d.infer for d in out[1:30] + out[90:])
+
+
+def test_still_tracked_objects_are_inferred_every_tracks_interval() -> None:
+    """A tracked object that does not move (a person standing, a TV screen)
+    keeps its track matched at 2 Hz by default, not at the source's rate;
+    motion still wants every frame."""
+    tracks = [0] * 30 + [1] * 90 + [0] * 30
+    motion = [False] * 90 + [True] * 15 + [False] * 45
+    out = decisions(InferenceGate(keepalive_s=5.0), motion, tracks)
+    inferred = [i for i, d in enumerate(out) if d.infer]
+    assert inferred == [0, 30, 45, 60, 75, *range(90, 105), 119]
+    assert {out[i].reason for i in (30, 45, 60, 75, 119)} == {"tracks"}
+    assert not any(d.infer for d in out[120:])
 
 
 def test_motion_gating_off_wants_every_frame() -> None:
@@ -139,7 +153,12 @@ def test_timestamps_going_back_restart_the_schedule() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"keepalive_s": -1}, "keepalive_s"), ({"fps": 0}, "fps"), ({"fps": float("nan")}, "fps")],
+    [
+        ({"keepalive_s": -1}, "keepalive_s"),
+        ({"fps": 0}, "fps"),
+        ({"fps": float("nan")}, "fps"),
+        ({"tracks_interval_s": -0.1}, "tracks_interval_s"),
+    ],
 )
 def test_bad_gate_settings_are_refused(kwargs: dict[str, float], match: str) -> None:
     with pytest.raises(ValueError, match=match):
