@@ -115,7 +115,7 @@ class VideoFileSource(BaseSource):
             frame_count=count,
             live=self.mode == "realtime",
         )
-        self._t0_ns = time.monotonic_ns()
+        self._t0_ns = 0  # the clock starts at the first read, not while the model loads
         log.debug(
             "video %s: %dx%d, %.2f fps, %s frames, %s%s",
             self.path,
@@ -135,6 +135,8 @@ class VideoFileSource(BaseSource):
             raise RuntimeError(f"video {self.path}: read before start")
         fps = self.info.fps or 30.0
         if self.mode == "realtime":
+            if not self._t0_ns:
+                self._t0_ns = time.monotonic_ns()
             due_ns = self._t0_ns + int(self._delivered * 1e9 / fps)
             delay_s = (due_ns - time.monotonic_ns()) / 1e9
             if delay_s > 0 and self._stopping.wait(delay_s):
