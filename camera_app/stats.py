@@ -319,9 +319,10 @@ def summary_text(s: StatsSnapshot) -> str:
         f"fps: {s.fps_average:.2f} average over {s.elapsed_s:.1f} s",
         f"latency: {pp('latency')}; inference: {pp('inference')}; preprocess: {pp('preprocess')}; decode: {pp('decode')}",
     ]
-    if s.gated_total:
-        why = ", ".join(f"{k} {v}" for k, v in sorted(s.gated.items()))
-        lines.append(f"not inferred: {s.gated_total} ({why})")
+    if s.gated_total or "motion" in s.timings_ms:
+        why = ", ".join(f"{k} {v}" for k, v in sorted(s.gated.items())) or "none"
+        motion = f"; motion detector {pp('motion')}" if "motion" in s.timings_ms else ""
+        lines.append(f"not inferred: {s.gated_total} ({why}){motion}")
     stages = [k for k in s.timings_ms if k.startswith("analysis:")]
     if stages:
         lines.append("analysis: " + "; ".join(f"{k[9:]} {pp(k)}" for k in stages))
