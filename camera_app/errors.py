@@ -8,8 +8,9 @@ else is a bug and shows a traceback.
 Exit codes, the same for every command:
 
 ``0``
-    Success, or stopped on request: SIGTERM at any moment, SIGINT (Ctrl-C)
-    once the run has started. A service stopped by systemd did not fail.
+    Success, or stopped on request: SIGTERM at any moment (start-up
+    included), SIGINT (Ctrl-C) once the run has started. A service stopped
+    by systemd did not fail.
 ``1`` (:data:`EXIT_FAILED`, :class:`RunError` and its subclasses)
     The run started, then failed: the camera died and reconnecting is off,
     a video could not be read on, a disk filled up, the model crashed.
@@ -24,9 +25,13 @@ Exit codes, the same for every command:
     or runtime that is not installed. Fix the command, the configuration
     or the thing it names, then retry.
 ``130`` (:data:`EXIT_INTERRUPTED`)
-    SIGINT (Ctrl-C) during start-up, before the signal handlers are
-    installed (imports, model load): the shell's convention for an
-    interrupted command. Afterwards SIGINT stops the run like SIGTERM: 0.
+    SIGINT during start-up (imports, model load, opening the source and
+    outputs; the handlers are installed at the CLI's first line,
+    :mod:`camera_app.signals`): nothing was started, the shell's convention
+    for an interrupted command. Once the pipeline has the stop, SIGINT ends
+    the run like SIGTERM: 0. Before camera_app's first line (the
+    interpreter's own start-up, tens of ms) a signal gets Python's default
+    handling.
 
 Library code picks the class by *when* it fails, not by which component:
 ``SourceError`` when a source cannot be opened, ``SourceLostError`` when

@@ -9,6 +9,10 @@ each datagram. ``WATCHDOG_USEC`` (with ``WATCHDOG_PID``) asks for a
 Ownership: the main thread owns the ``Notifier`` and the ``Watchdog``; the main
 loop calls ``Watchdog.tick(time.monotonic())`` at least every 0.25 s. Outside
 systemd (no ``NOTIFY_SOCKET``) everything is a no-op.
+
+Signals: the CLI installs its handlers at its first instant
+(:mod:`camera_app.signals`); :func:`install_signal_handlers` is for a caller
+that has a pipeline already.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from types import FrameType, TracebackType
+from types import TracebackType
+
+from camera_app.signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +250,13 @@ class Watchdog:
         self._notifier.status(self._status())
 
 
+def enable_crash_tracebacks() -> None:
+    """The tracebacks of all threads to stderr (the journal) on SIGSEGV,
+    SIGABRT (how systemd ends a service whose watchdog expired)..."""
+    if not faulthandler.is_enabled():
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
 def install_signal_handlers(
     stop: Callable[[], None],
     *,
@@ -253,39 +265,18 @@ def install_signal_handlers(
 ) -> Callable[[], None]:
     """SIGINT/SIGTERM call ``stop()``; a second one calls ``force_exit(128 + signum)``.
 
-    ``stop`` runs inside the signal handler on the main thread: keep it to
-    setting an event. With ``dump_tracebacks_on_crash`` the tracebacks of all
-    threads go to stderr (the journal) on SIGABRT, which is how systemd ends
-    a service whose watchdog expired. Returns a function restoring the
-    previous handlers. Must be called from the main thread.
+    For a caller that has a pipeline already (the CLI uses
+    :func:`install_stop_signals` from its first instant instead). Returns a
+    function restoring the previous handlers. Main thread only.
     """
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("install_signal_handlers must be called from the main thread")
-    received: list[int] = []
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        received.append(signum)
-        if len(received) == 1:
-            log.info("received %s: stopping (send it again to exit at once)", name)
-            stop()
-            return
-        log.warning("received %s again: exiting without cleanup", name)
-        force_exit(128 + signum)
-
-    previous: dict[int, Callable[[int, FrameType | None], object] | int] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        old = signal.signal(signum, handle)
-        # None: a handler installed from C, which Python cannot reinstall.
-        previous[signum] = signal.SIG_DFL if old is None else old
-    if dump_tracebacks_on_crash and not faulthandler.is_enabled():
-        faulthandler.enable(file=sys.stderr, all_threads=True)
-
-    def restore() -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-    return restore
+    signals = StopSignals(force_exit=force_exit)
+    signals.hand_over(stop)
+    signals.install()
+    if dump_tracebacks_on_crash:
+        enable_crash_tracebacks()
+    return signals.restore
 
 
 def _status_field(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,6 +122,8 @@ class StatsSnapshot:
     outputs: Mapping[str, OutputHealth]
     motion: bool | None = None
     """Motion now, when the motion detector runs."""
+    frames_with: Mapping[str, int] = field(default_factory=dict)
+    """Inferred frames with at least one detection of each label."""
 
     @property
     def dropped_total(self) -> int:
@@ -162,6 +164,7 @@ class StatsSnapshot:
             "source": dict(self.source),
             "outputs": {k: v.to_json() for k, v in self.outputs.items()},
             "motion": self.motion,
+            "frames_with": dict(self.frames_with),
         }
 
 
@@ -187,6 +190,9 @@ class PipelineStats:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._frames_with: dict[int, int] = defaultdict(int)
+        self.labels: Any = None
+        """The model's labels (``name(class_id)``), for naming ``frames_with``."""
         self.timings: dict[str, Reservoir] = defaultdict(Reservoir)
         self.capture_rate = RateMeter()
         self.process_rate = RateMeter()
@@ -226,6 +232,12 @@ class PipelineStats:
             for k, v in timings.items():
                 self.timings[k].add(v)
 
+    def on_classes(self, class_ids: Iterable[int]) -> None:
+        """The classes one inferred frame's detections have (each counted once)."""
+        with self._lock:
+            for c in set(class_ids):
+                self._frames_with[c] += 1
+
     def on_timing(self, stage: str, ms: float) -> None:
         with self._lock:
             self.timings[stage].add(ms)
@@ -262,6 +274,11 @@ class PipelineStats:
                 p50, p95, p99 = r.percentiles(50, 95, 99)
                 times[k] = Percentiles(p50, p95, p99, r.count)
             outputs = dict(self._outputs)
+            labels = self.labels
+            frames_with = {
+                (labels.name(c) if labels is not None else None) or str(c): n
+                for c, n in sorted(self._frames_with.items(), key=lambda kv: -kv[1])
+            }
             snap = StatsSnapshot(
                 uptime_s=round((now - self.started_ns) / 1e9, 3),
                 elapsed_s=round(elapsed, 3),
@@ -281,6 +298,7 @@ class PipelineStats:
                 source=dict(self.source),
                 outputs={},
                 motion=self.motion,
+                frames_with=frames_with,
             )
         # outside the lock: an output's health callable may take its own lock
         return replace(snap, outputs={k: fn() for k, fn in outputs.items()})
@@ -319,6 +337,13 @@ def summary_text(s: StatsSnapshot) -> str:
         f"fps: {s.fps_average:.2f} average over {s.elapsed_s:.1f} s",
         f"latency: {pp('latency')}; inference: {pp('inference')}; preprocess: {pp('preprocess')}; decode: {pp('decode')}",
     ]
+    if s.frames_with:
+        top = list(s.frames_with.items())[:5]
+        lines.append(
+            "detections: "
+            + ", ".join(f"{label} in {n}" for label, n in top)
+            + f" of {s.processed} inferred frames"
+        )
     if s.gated_total or "motion" in s.timings_ms:
         why = ", ".join(f"{k} {v}" for k, v in sorted(s.gated.items())) or "none"
         motion = f"; motion detector {pp('motion')}" if "motion" in s.timings_ms else ""

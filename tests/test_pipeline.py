@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -408,3 +409,30 @@ def test_handoff_drops_unprotected_items_first() -> None:
     for item in (2, 4, 6):  # all protected: the oldest goes, as without keep
         q.put(item)
     assert [q.get(0.1), q.get(0.1)] == [4, 6]
+
+
+@pytest.mark.parametrize(
+    ("options", "fail_at", "expect"),
+    [
+        (PipelineOptions(), 5, "failed: sink collect: disk full"),
+        (PipelineOptions(duration_s=0.3), None, "duration reached (0.3 s)"),
+    ],
+    ids=["sink-failed", "duration"],
+)
+def test_capture_logs_why_it_stopped(
+    ssd: Model,
+    caplog: pytest.LogCaptureFixture,
+    options: PipelineOptions,
+    fail_at: int | None,
+    expect: str,
+) -> None:
+    pipe = Pipeline(ScriptedSource(10**9, live=True), ssd, [CollectSink(fail_at=fail_at)], options)
+    with caplog.at_level(logging.INFO, logger="camera_app.pipeline"):
+        if fail_at is None:
+            pipe.run()
+        else:
+            with pytest.raises(SinkError):
+                pipe.run()
+    assert pipe.stop_reason == expect
+    assert f"capture stopped after {pipe.stats.captured} frames: {expect}" in caplog.text
+    assert "source ended" not in caplog.text

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from camera_app.app import build_run, config_from_args
+from camera_app.app import Run, build_run, config_from_args
 from camera_app.commands.args import (
     add_component_flags,
     add_config_arg,
@@ -24,7 +24,13 @@ from camera_app.config import AppConfig
 from camera_app.errors import UsageError
 from camera_app.logs import StatusReporter, setup_logging
 from camera_app.pipeline import Pipeline
-from camera_app.service import Notifier, Watchdog, install_signal_handlers
+from camera_app.service import (
+    Notifier,
+    Watchdog,
+    enable_crash_tracebacks,
+    install_signal_handlers,
+)
+from camera_app.signals import Interrupted, checkpoint, installed_stop_signals
 from camera_app.stats import PipelineStats, status_line, summary_text
 
 log = logging.getLogger(__name__)
@@ -100,13 +106,21 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None and not args.model:
         raise UsageError("run: --model is required (a .tflite file), or --config FILE")
     config: AppConfig = config_from_args(args)
+    checkpoint()
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(config.logging.level)
+    # a stop (SIGTERM, SIGINT) during start-up raises Interrupted: build_run
+    # closes what it opened, cli.main exits 0 (SIGTERM) or 130 (SIGINT)
     r = build_run(config, insecure_no_auth=args.insecure_no_auth, motion_debug=args.motion_debug)
     try:
+        checkpoint()  # a stop lost inside build_run (an extension's init) ends the start-up
+        _hand_stops_to(r.pipeline)  # from here a signal asks the pipeline to finish: exit 0
         if r.http is not None:
             r.http.start()
         run_pipeline(r.pipeline, config)
+    except Interrupted:
+        _discard(r)
+        raise
     finally:
         if r.http is not None:
             r.http.close()
@@ -123,6 +137,8 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
     skipped by the motion gate (a still scene is healthy; a stalled camera or
     a hung interpreter is not); STATUS= with FPS and drops; STOPPING=1
     when shutting down. Outside systemd (no NOTIFY_SOCKET) these are no-ops.
+    Signals: the CLI's handlers, installed at its first instant, are handed
+    to the pipeline; a caller without them gets handlers for the run only.
     """
     stats = pipeline.stats
     service = config.service if config is not None else None
@@ -147,7 +163,11 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
         watchdog.tick(now)
         reporter.tick(now)
 
-    restore = install_signal_handlers(pipeline.stop) if _main_thread() else None
+    restore = None
+    if _hand_stops_to(pipeline):
+        enable_crash_tracebacks()
+    elif _main_thread():  # a caller without the CLI's handlers
+        restore = install_signal_handlers(pipeline.stop)
     try:
         return pipeline.run(tick=tick)
     finally:
@@ -156,6 +176,26 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
         notifier.close()
         if restore is not None:
             restore()
+
+
+def _hand_stops_to(pipeline: Pipeline) -> bool:
+    """The CLI's signal handlers (installed at its start) now stop ``pipeline``;
+    False when there are none."""
+    signals = installed_stop_signals()
+    if signals is None:
+        return False
+    signals.hand_over(lambda: pipeline.stop(f"{signals.signal_name} received"))
+    return True
+
+
+def _discard(r: Run) -> None:
+    """Close what a run built when it is abandoned before its pipeline ran
+    (the pipeline closes its sinks and source itself once it runs)."""
+    for close in [s.close for s in r.sinks] + [r.pipeline.source.stop]:
+        try:
+            close()
+        except Exception as e:  # the stop request is what to report
+            log.debug("closing after the stop request: %r", e)
 
 
 def _main_thread() -> bool:

@@ -28,6 +28,7 @@ def capture_loop(
     frames: HandOff[Any],
     *,
     stop: threading.Event,
+    stop_reason: Callable[[], str | None],
     stats: PipelineStats,
     gate: FrameGate | None,
     prepare: Callable[[Frame], Prepared] | None,
@@ -38,14 +39,17 @@ def capture_loop(
 ) -> None:
     """Until the source ends, ``stop`` is set or ``limit`` frames were read.
     Errors stop the pipeline but let the frames already handed over be
-    inferred (``abort=False``); the end marker always follows."""
+    inferred (``abort=False``); the end marker always follows. Logs why
+    capture ended: the source ended, or the stop's ``stop_reason()``."""
     captured = 0
+    ended = ""  # why capture ended by itself
     lower_thread_priority(worker_nice)
     try:
         while not stop.is_set():
             frame = source.read(read_timeout_s)
             if frame is None:
-                log.info("source ended after %d frames", captured)
+                if not stop.is_set():  # not a read woken by the stop
+                    ended = "source ended"
                 break
             stats.on_captured(frame.timestamp_ns)
             decision = INFER if gate is None else gate.check(frame)
@@ -65,6 +69,7 @@ def capture_loop(
             frames.put((frame, prepared, decision))
             captured += 1
             if limit is not None and captured >= limit:
+                ended = f"max frames reached ({limit})"
                 break
     except Stopped:
         pass
@@ -75,3 +80,8 @@ def capture_loop(
         fail(SourceLostError(f"capture failed: {e}"), e, abort=False)
     finally:
         frames.put(END, force=True)
+        if ended == "source ended":
+            log.info("source ended after %d frames", captured)
+        else:
+            why = ended or stop_reason() or "stop requested"
+            log.info("capture stopped after %d frames: %s", captured, why)

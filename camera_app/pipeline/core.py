@@ -68,14 +68,21 @@ class Pipeline:
         self._frames: HandOff[Any] | None = None
         self._runners: list[SinkRunner] = []
         self.on_first_result: Callable[[FrameResult], None] | None = None
+        self.stop_reason: str | None = None
+        """Why the pipeline was asked to stop (the first reason given); None
+        while nobody asked (a source that ends by itself does not)."""
 
     @property
     def every_frame(self) -> bool:
         return self.pacing.lossless
 
     # -- control ---------------------------------------------------------
-    def stop(self) -> None:
-        """Ask the pipeline to finish (idempotent, any thread, signal-safe)."""
+    def stop(self, reason: str = "stop requested") -> None:
+        """Ask the pipeline to finish (idempotent, any thread, signal-safe);
+        the first ``reason`` ("SIGTERM received", "duration reached (5 s)")
+        is the one logged when capture stops."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
         self._stop.set()
 
     @property
@@ -93,7 +100,7 @@ class Pipeline:
                     error.__cause__ = cause
                 self._error = error
                 log.debug("pipeline error: %r", error, exc_info=cause or error)
-        self._stop.set()
+        self.stop(f"failed: {error}")
         if abort:
             self._abort.set()
 
@@ -116,6 +123,7 @@ class Pipeline:
             self.source,
             self._frames,
             stop=self._stop,
+            stop_reason=lambda: self.stop_reason,
             stats=self.stats,
             gate=self.gate,
             prepare=self.model.prepare if self.preprocess_on_capture() else None,
@@ -188,6 +196,8 @@ class Pipeline:
                     result = result.evolve(motion=decision.motion)
                 if self.processors:
                     result = self._analyse(result)
+                if len(result.detections):
+                    self.stats.on_classes(result.detections.class_id.tolist())
                 t = result.timings
                 self.stats.on_processed(
                     result.done_ns,
@@ -204,7 +214,7 @@ class Pipeline:
                 self._dispatch(result)
                 last = result
                 if limit is not None and self.stats.processed >= limit:
-                    self._stop.set()
+                    self.stop(f"max frames reached ({limit})")
                     break
         except Stopped:
             pass
@@ -248,6 +258,7 @@ class Pipeline:
             "live": info.live,
             "pacing": self.pacing.value,
         }
+        self.stats.labels = self.model.labels
         self.stats.model = {
             "path": self.model.info.path,
             "family": self.model.family,
@@ -303,7 +314,7 @@ class Pipeline:
                 if tick is not None:
                     tick()
                 if deadline is not None and time.monotonic() >= deadline:
-                    self.stop()
+                    self.stop(f"duration reached ({self.options.duration_s:g} s)")
                     deadline = None
                 if self._stop.is_set():
                     break

@@ -334,3 +334,118 @@ def test_http_without_preview_serves_operations_only(videos_dir: Path, models_di
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+# -- --debug and --log-level after the command -----------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "debug", "log_level"),
+    [
+        (["run"], False, None),
+        (["--debug", "run"], True, None),
+        (["run", "--debug"], True, None),
+        (["run", "--log-level", "warning"], False, "warning"),
+        (["--log-level", "error", "run"], False, "error"),
+        (["--log-level", "error", "run", "--log-level", "debug"], False, "debug"),  # last wins
+        (["models", "pull", "x", "--debug"], True, None),  # a command under a command
+    ],
+)
+def test_logging_flags_before_or_after_the_command(
+    argv: list[str], debug: bool, log_level: str | None
+) -> None:
+    from camera_app.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.debug, args.log_level) == (debug, log_level)
+
+
+def test_run_debug_after_the_command_logs_at_debug(
+    capsys: pytest.CaptureFixture[str], ssd_args: list[str], videos_dir: Path
+) -> None:
+    source = str(videos_dir / "head-pose-face-detection-female.gif")
+    assert main([*ssd_args, "--source", source, "--max-frames", "2", "--debug"]) == 0
+    assert " DEBUG camera_app." in capsys.readouterr().err
+
+
+# -- make run ------------------------------------------------------------------------
+def _make_variable(name: str) -> str:
+    for line in (REPO / "Makefile").read_text().splitlines():
+        key, sep, value = line.partition(":=")
+        if sep and key.strip() == name:
+            return value.strip()
+    raise AssertionError(f"Makefile: no {name} :=")
+
+
+def test_make_run_demo_finds_the_face_in_nine_frames_of_ten(tmp_path: Path) -> None:
+    """`make run`'s model on its clip, as `make run` runs them: the first
+    thing a user sees must be right."""
+    model, clip = REPO / _make_variable("MODEL"), REPO / _make_variable("CLIP")
+    if not (model.is_file() and clip.is_file()):
+        pytest.skip(f"{model.name} or {clip.name} missing: `make models` fetches them")
+    script = REPO / "models" / "demo_clip.py"
+    stale = clip.stat().st_mtime < script.stat().st_mtime
+    jsonl = tmp_path / "detections.jsonl"
+    assert main(["run", "--model", str(model), "--source", str(clip), "--jsonl", str(jsonl)]) == 0
+    frames = [r for r in map(json.loads, jsonl.read_text().splitlines()) if "frame_id" in r]
+    with_face = sum(any(d["label"] == "face" for d in r["detections"]) for r in frames)
+    assert len(frames) == 120
+    assert with_face >= 0.9 * len(frames), f"a face in {with_face} of {len(frames)} frames" + (
+        " (the clip is older than demo_clip.py: `make models`)" if stale else ""
+    )
+
+
+# -- why the run stopped -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        ([], "source ended after 23 frames"),
+        (["--realtime", "--loop", "--duration", "0.5"], "duration reached (0.5 s)"),
+        (["--max-frames", "5"], "capture stopped after 5 frames: max frames reached (5)"),
+    ],
+    ids=["end", "duration", "max-frames"],
+)
+def test_the_log_says_why_capture_ended(
+    capsys: pytest.CaptureFixture[str],
+    ssd_args: list[str],
+    videos_dir: Path,
+    extra: list[str],
+    expect: str,
+) -> None:
+    source = str(videos_dir / "head-pose-face-detection-female.gif")
+    assert main([*ssd_args, "--source", source, *extra]) == 0
+    err = capsys.readouterr().err
+    assert expect in err, err
+    if extra:
+        assert "source ended" not in err, err
+
+
+def test_the_log_says_the_signal_stopped_the_run(
+    tmp_path: Path, models_dir: Path, videos_dir: Path
+) -> None:
+    jsonl = tmp_path / "d.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "camera_app",
+        "run",
+        "--model",
+        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
+        "--source",
+        str(videos_dir / "one-by-one-person-detection.mp4"),
+        "--realtime",
+        "--loop",
+        "--jsonl",
+        str(jsonl),
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        _wait_for_lines(jsonl, 3, proc, 30)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "capture stopped after" in err.decode() and ": SIGTERM received" in err.decode()
+    assert "source ended" not in err.decode()
