@@ -13,7 +13,7 @@ OUT    := out
 MODEL  := models/face_detection_full_range.tflite
 CLIP   := models/demo.mp4
 
-.PHONY: run test lint models clean venv bench tflite-venv
+.PHONY: run test lint models clean venv bench tflite-venv pi-check
 
 venv: $(VENV)/.installed
 
@@ -59,8 +59,8 @@ test: venv models
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check camera_app tests models benchmarks
-	$(VENV)/bin/ruff format --check camera_app tests models benchmarks
+	$(VENV)/bin/ruff check camera_app tests models benchmarks tools
+	$(VENV)/bin/ruff format --check camera_app tests models benchmarks tools
 	$(VENV)/bin/mypy
 
 bench: venv
@@ -68,6 +68,11 @@ bench: venv
 		--source $(FIXTURES)/videos/one-by-one-person-detection.mp4
 
 FIXTURES ?= ../shared/fixtures
+
+# The Pi install, proved on emulated arm64 Raspberry Pi OS bases (Bookworm and
+# Trixie): as root. PI_CHECK_CACHE=DIR keeps the roots between runs.
+pi-check: venv
+	CAMERA_APP_FIXTURES="$${CAMERA_APP_FIXTURES:-$(abspath $(FIXTURES))}" tools/pi_check/run.sh
 
 clean:
 	rm -rf $(VENV) $(TFLITE_VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
-"""systemd/install.sh --prefix into a temporary root: tree, idempotence, uninstall.
+"""systemd/install.sh --prefix into a temporary root: tree, idempotence, uninstall,
+and what a real install does where systemd is absent or the userland is 32-bit.
 
 Only ``--prefix`` and ``--dry-run`` run here: a real install would apt-get,
-useradd and systemctl on this machine.
+useradd and systemctl on this machine. The venv and the model pull are in
+test_install_venv.py.
 """
 
 from __future__ import annotations
@@ -33,9 +35,15 @@ TRIXIE = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"
 TRIXIE += 'VERSION="13 (trixie)"\nVERSION_CODENAME=trixie\n'
 
 
-def run_install(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_install(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["bash", str(INSTALL_SH), *args], capture_output=True, text=True, check=False
+        ["bash", str(INSTALL_SH), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -67,6 +75,7 @@ def source(tmp_path: Path) -> Path:
     (src / "systemd").mkdir(parents=True)
     shutil.copy(UNIT_SRC, src / "systemd" / UNIT_SRC.name)
     (src / "systemd" / "camera-app.toml").write_text("# example config v1\n")
+    (src / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
     return src
 
 
@@ -191,11 +200,14 @@ def test_dry_run_changes_nothing(tmp_path: Path, source: Path) -> None:
     assert f"+ write {root}/{DROPIN}" in result.stdout
 
 
+NOT_INSTALLED = "exit 1"
+
+
 def test_dry_run_of_a_real_install_shows_the_pi_steps(tmp_path: Path, source: Path) -> None:
     """Without --prefix: apt, user, venv with apt's numpy, systemctl, all printed only."""
-    (source / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
     before = snapshot(source)
-    result = run_install("--source", str(source), "--dry-run", "--no-start")
+    path = path_without(tmp_path, "dpkg-query", fakes={"dpkg-query": NOT_INSTALLED})
+    result = run_install("--source", str(source), "--dry-run", "--no-start", env={"PATH": path})
     assert snapshot(source) == before
     out = result.stdout
     assert "+ apt-get update" in out
@@ -206,6 +218,10 @@ def test_dry_run_of_a_real_install_shows_the_pi_steps(tmp_path: Path, source: Pa
     assert "pip install" in out and "--constraint /opt/camera-app/constraints.txt" in out
     assert "+ install -m 0644" in out and "/etc/systemd/system/camera-app.service" in out
     assert "target: " in out
+    state = "/var/lib/camera-app"
+    assert f"+ install -d -m 0750 -o camera-app -g camera-app {state} {state}/models" in out
+    cli = "/opt/camera-app/venv/bin/camera-app"
+    assert f"+ {cli} models pull coco-ssd-mobilenet-v1 --dest {state}/models" in out
 
 
 @pytest.mark.parametrize(
@@ -245,3 +261,201 @@ def test_default_source_is_the_repo(tmp_path: Path) -> None:
     root = make_root(tmp_path, BOOKWORM)
     run_install("--prefix", str(root))
     assert (root / CONFIG).read_bytes() == example.read_bytes()
+
+
+def path_without(tmp_path: Path, *missing: str, fakes: dict[str, str] | None = None) -> str:
+    """A PATH with every program of this machine but ``missing``, plus ``fakes``
+    (name -> bash body)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (fakes or {}).items():
+        fake = bin_dir / name
+        fake.write_text(f"#!/bin/bash\n{body}\n")
+        fake.chmod(0o755)
+    for directory in (
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ):
+        if not Path(directory).is_dir():
+            continue
+        for program in Path(directory).iterdir():
+            link = bin_dir / program.name
+            if program.name not in missing and not link.exists() and not link.is_symlink():
+                link.symlink_to(program)
+    return str(bin_dir)
+
+
+SYSTEMCTL_LOG = (
+    'echo "systemctl $*" >>"$FAKE_LOG"; [ "$1" != --version ] || echo "systemd 257 (257.9)"'
+)
+
+
+def test_without_systemctl_files_are_laid_out_and_enabled_only(
+    tmp_path: Path, source: Path
+) -> None:
+    path = path_without(tmp_path, "systemctl")
+    result = run_install("--source", str(source), "--dry-run", "--no-model", env={"PATH": path})
+    assert "systemctl is missing: files laid out only" in result.stdout
+    assert "+ systemctl" not in result.stdout
+    wants = "/etc/systemd/system/multi-user.target.wants/camera-app.service"
+    assert f"+ ln -sfn /etc/systemd/system/camera-app.service {wants}" in result.stdout
+
+
+def test_systemctl_without_a_running_systemd_is_not_used(tmp_path: Path, source: Path) -> None:
+    log = tmp_path / "calls.log"
+    path = path_without(tmp_path, "systemctl", fakes={"systemctl": SYSTEMCTL_LOG})
+    result = run_install(
+        "--source",
+        str(source),
+        "--dry-run",
+        "--no-model",
+        env={
+            "PATH": path,
+            "FAKE_LOG": str(log),
+            "CAMERA_APP_SYSTEMD_RUNTIME_DIR": str(tmp_path / "absent"),
+        },
+    )
+    assert "systemd is not running (a chroot or a container?): files laid out only" in result.stdout
+    assert "+ systemctl" not in result.stdout
+    # Asked for its version only (to pick the drop-in), never to act.
+    assert log.read_text().splitlines() == ["systemctl --version"]
+
+
+def test_a_running_systemd_is_reloaded_enabled_and_restarted(tmp_path: Path, source: Path) -> None:
+    runtime = tmp_path / "run-systemd-system"
+    runtime.mkdir()
+    path = path_without(tmp_path, "systemctl", fakes={"systemctl": SYSTEMCTL_LOG})
+    env = {
+        "PATH": path,
+        "FAKE_LOG": str(tmp_path / "log"),
+        "CAMERA_APP_SYSTEMD_RUNTIME_DIR": str(runtime),
+    }
+    result = run_install("--source", str(source), "--dry-run", "--no-model", env=env)
+    out = result.stdout
+    steps = ["+ systemctl daemon-reload", "+ systemctl enable camera-app.service"]
+    steps.append("+ systemctl restart camera-app.service")
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "files laid out only" not in out
+    assert "+ ln -sfn" not in out
+    assert "[release unknown, systemd 257]" in out or "systemd 257]" in out
+
+
+def test_prefix_never_calls_systemctl(tmp_path: Path, source: Path) -> None:
+    log = tmp_path / "calls.log"
+    path = path_without(tmp_path, "systemctl", fakes={"systemctl": SYSTEMCTL_LOG})
+    root = make_root(tmp_path, TRIXIE)
+    env = {"PATH": path, "FAKE_LOG": str(log)}
+    run_install("--prefix", str(root), "--source", str(source), env=env)
+    run_install("--prefix", str(root), "--uninstall", env=env)
+    assert not log.exists()
+
+
+FAKE_PYTHON = """case "$1" in
+    --version) echo "Python 3.11.2" ;;
+    -c) echo "$FAKE_BITS $FAKE_MACHINE" ;;
+esac"""
+
+
+@pytest.mark.parametrize(
+    ("dpkg_arch", "bits", "machine", "refused"),
+    [
+        ("armhf", "32", "armv7l", True),
+        # 32-bit Raspberry Pi OS on its default 64-bit kernel: uname says aarch64.
+        ("armhf", "32", "aarch64", True),
+        ("armel", "32", "armv6l", True),
+        # A 32-bit python (or a linux32 shell) on a 64-bit dpkg.
+        ("arm64", "32", "armv7l", True),
+        ("arm64", "64", "armv7l", True),
+        ("arm64", "64", "aarch64", False),
+        ("amd64", "64", "x86_64", False),
+    ],
+)
+def test_a_32_bit_userland_is_refused_up_front(
+    tmp_path: Path, source: Path, dpkg_arch: str, bits: str, machine: str, refused: bool
+) -> None:
+    path = path_without(
+        tmp_path, "dpkg", fakes={"dpkg": f"echo {dpkg_arch}", "python3": FAKE_PYTHON}
+    )
+    env = {"PATH": path, "FAKE_BITS": bits, "FAKE_MACHINE": machine, "PYTHON": "python3"}
+    result = run_install("--source", str(source), "--dry-run", check=False, env=env)
+    if refused:
+        assert result.returncode == 1
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "32-bit userland" in lines[0]
+        assert "no 32-bit wheels" in lines[0]
+        assert "Raspberry Pi OS (64-bit)" in lines[0]
+    else:
+        assert "32-bit" not in result.stderr
+        assert "+ apt-get update" in result.stdout
+
+
+def test_a_prefix_tree_without_venv_is_not_checked_for_32_bit(tmp_path: Path, source: Path) -> None:
+    """Such a tree may be laid out here for another machine."""
+    path = path_without(tmp_path, "dpkg", fakes={"dpkg": "echo armhf"})
+    root = make_root(tmp_path, BOOKWORM)
+    result = run_install("--prefix", str(root), "--source", str(source), env={"PATH": path})
+    assert "32-bit" not in result.stderr
+    assert (root / UNIT).is_file()
+
+
+def test_prefix_without_venv_says_where_the_model_comes_from(tmp_path: Path, source: Path) -> None:
+    root = make_root(tmp_path, BOOKWORM)
+    result = run_install("--prefix", str(root), "--source", str(source))
+    assert "no venv here, so no model pulled" in result.stdout
+    assert f"models pull coco-ssd-mobilenet-v1 --dest {root}/var/lib/camera-app/models" in (
+        result.stdout
+    )
+    assert (root / "var/lib/camera-app/models").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model"], "--model needs a name"),
+        (["--model", ""], "--model needs a name"),
+        (["--model="], "--model needs a name"),
+    ],
+)
+def test_model_option_needs_a_name(args: list[str], message: str) -> None:
+    result = run_install(*args, check=False)
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("installed", "apt_knows_picamera2", "apt_runs"),
+    [
+        (["python3", "python3-venv", "python3-numpy"], False, False),
+        (["python3", "python3-venv", "python3-numpy", "python3-picamera2"], True, False),
+        # Raspberry Pi OS without picamera2 yet: apt installs it.
+        (["python3", "python3-venv", "python3-numpy"], True, True),
+        (["python3", "python3-venv"], False, True),
+    ],
+)
+def test_apt_runs_only_when_a_package_is_missing(
+    tmp_path: Path, source: Path, installed: list[str], apt_knows_picamera2: bool, apt_runs: bool
+) -> None:
+    dpkg_query = (
+        'case " $INSTALLED " in *" ${!#} "*) printf "install ok installed" ;; *) exit 1 ;; esac'
+    )
+    apt_cache = f"exit {0 if apt_knows_picamera2 else 100}"
+    path = path_without(
+        tmp_path,
+        "dpkg-query",
+        "apt-cache",
+        fakes={"dpkg-query": dpkg_query, "apt-cache": apt_cache},
+    )
+    env = {"PATH": path, "INSTALLED": " ".join(installed)}
+    result = run_install("--source", str(source), "--dry-run", "--no-model", env=env)
+    assert ("+ apt-get update" in result.stdout) == apt_runs
+    assert ("apt-get not run" in result.stdout) == (not apt_runs)
+    if not apt_runs:
+        picamera2 = "python3-picamera2" in installed
+        assert ("python3-picamera2 is not installed" in result.stderr) == (not picamera2)
