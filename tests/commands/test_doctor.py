@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import camera_app.doctor as doctor_pkg
 from camera_app.commands import doctor as doctor_cmd
 from camera_app.commands.args import Parser
 from camera_app.doctor import system
+from tests.conftest import free_port
 
 NAMES = ["python", "runtime", "config", "camera", "model", "outputs", "mqtt", "web", "service"]
 
@@ -40,12 +40,6 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "picamera2", None)
     monkeypatch.setattr(system, "probe_video_devices", lambda: [])
     monkeypatch.delenv("CAMERA_APP_MQTT_PASSWORD", raising=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_file(tmp_path: Path, models_dir: Path, source: str, extra: str = "") -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from camera_app.doctor.network import check_mqtt, check_web
+from tests.conftest import free_port
 
 # -- MQTT -------------------------------------------------------------------------
 
@@ -28,12 +29,6 @@ def mqtt_config(**kw: Any) -> Any:
         "ca_file": None,
     }
     return SimpleNamespace(components={"sinks.mqtt": SimpleNamespace(**{**fields, **kw})})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_mqtt_not_configured() -> None:

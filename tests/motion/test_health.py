@@ -14,13 +14,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.fixtures, pytest.mark.timeout(300)]
 
@@ -30,12 +31,6 @@ STALE_AFTER_S = 5.0
 START_WITHIN_S = 120.0
 """Model load and the first frame, generous for a loaded machine."""
 POLL_S = 0.1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,18 +23,14 @@ import av
 import av.error
 import pytest
 
+from tests.conftest import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 SSD = "ssd_mobilenet_v1_coco_quant.tflite"
 CLIP = "one-by-one-person-detection.mp4"
 """768x432 at 10 fps, 1394 frames."""
 GIF = "face-demographics-walking.gif"
 """480x270 at 12.5 fps, 35 frames."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class AppRun:

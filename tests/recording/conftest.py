@@ -3,9 +3,7 @@ fake clock, and a reader that counts what a file really holds."""
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -44,25 +42,6 @@ class FakeClock:
 @pytest.fixture()
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture()
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs (needs root; skipped with the reason otherwise)."""
-    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 2 MB tmpfs here (root needed): {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
 
 
 def decoded_frames(path: Path) -> list[av.VideoFrame]:

@@ -37,6 +37,7 @@ from camera_app.sinks.jsonl import JsonlSink
 from camera_app.sinks.mqtt import MAX_IN_FLIGHT, MQTT_PASSWORD_ENV, MqttSink, label_level
 from camera_app.sources import SourceOptions, open_source
 from camera_app.stats import PipelineStats
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 Mosquitto = Any  # tests/conftest.py's Mosquitto, from the mosquitto fixtures
@@ -169,12 +170,6 @@ def bound(sink: MqttSink) -> MqttSink:
     stats.set_source_state("up")
     sink.bind(stats, lambda: None)
     return sink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def records(caplog: pytest.LogCaptureFixture, needle: str) -> list[logging.LogRecord]:
