@@ -87,6 +87,7 @@ class WriteHealth:
         self._delay_s = 0.0
         self._retry_at = 0.0
         self._ok_since = clock()
+        self._last_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -117,9 +118,13 @@ class WriteHealth:
         now = self._clock()
         with self._lock:
             first = self._reason is None
+            again = False
             if first:
                 # Back-off grows across episodes that come soon after a recovery.
                 quiet = now - self._ok_since >= self.max_backoff_s
+                # the same failure right after a short recovery (retention freed a
+                # little room, then the disk filled again): one episode to a reader
+                again = not quiet and reason == self._last_reason
                 self._delay_s = (
                     self.initial_backoff_s if quiet or not self._delay_s else self._delay_s
                 )
@@ -127,9 +132,12 @@ class WriteHealth:
             else:
                 self._delay_s = min(self._delay_s * 2, self.max_backoff_s)
             self._reason = reason
+            self._last_reason = reason
             self._path = path or self._path
             self._retry_at = now + self._delay_s
-        if first:
+        if first and again:
+            log.info("%s: failing again (%s); next try in %.0f s", self.what, reason, self._delay_s)
+        elif first:
             log.error(
                 "%s %s: %s; %s dropped until it can write again (retrying from %.0f s, up to every %.0f s)",
                 self.what, path or self._path or "", reason, self.unit,

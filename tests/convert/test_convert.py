@@ -413,7 +413,9 @@ def test_int8_uint8_cli_convert_then_run_on_the_video(
         ["run", "--model", str(out), "--source", calibration, "--jsonl", str(log), "--quiet"]
     )
     assert code == 0
-    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert lines[0]["event"] == "start"  # the run's start marker, then one record a frame
+    recs = lines[1:]
     frames = cv2.VideoCapture(calibration).get(cv2.CAP_PROP_FRAME_COUNT)
     assert len(recs) == int(frames) > 0
     assert all(r["classes"] and 0 <= r["classes"][0]["class_id"] < NUM_CLASSES for r in recs)

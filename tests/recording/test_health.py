@@ -81,3 +81,25 @@ def test_a_failure_soon_after_recovering_keeps_the_longer_delay(clock) -> None:
     health.failed("later")
     assert health.state().retry_in_s == 1
     assert health.state().failures == 3
+
+
+def test_the_same_failure_right_after_a_short_recovery_is_not_a_new_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retention frees a little room, writing resumes, the disk fills again:
+    a reader sees one error, not one per flap."""
+    now = [0.0]
+    health = WriteHealth("recording", clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, "camera_app.recording.health"):
+        health.failed(OSError(28, "No space left on device"), "a.mp4")
+        now[0] += 1.0
+        health.recovered()
+        now[0] += 0.5
+        health.failed(OSError(28, "No space left on device"), "b.mp4")
+        now[0] += 60.0
+        health.recovered()
+        now[0] += 60.0  # a quiet minute later: a new episode is an error again
+        health.failed(OSError(28, "No space left on device"), "c.mp4")
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage().split(":")[0] for r in errors] == ["recording a.mp4", "recording c.mp4"]
+    assert health.state().failures == 3
