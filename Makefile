@@ -41,12 +41,14 @@ run: venv models
 	@echo "outputs in $(OUT)/: the recording (a new annotated-<time>.mp4 when annotated.mp4 exists) and detections.jsonl (appended)"
 
 # A second venv with the legacy tflite-runtime (2.14: Python <= 3.11, numpy < 2)
-# and no ai-edge-litert, so the runtime fallback is tested for real.
+# and no ai-edge-litert, so the runtime fallback is tested for real. The other
+# core dependencies (PyAV, paho-mqtt) are listed by hand.
 # --no-deps: otherwise pip would pull ai-edge-litert in and mask the fallback.
 TFLITE_VENV := $(VENV)-tflite
 $(TFLITE_VENV)/.installed: pyproject.toml
 	test -x $(TFLITE_VENV)/bin/python || $(PYTHON) -m venv $(TFLITE_VENV)
-	$(TFLITE_VENV)/bin/pip install --quiet tflite-runtime==2.14.0 "numpy<2" "opencv-python-headless<4.11"
+	$(TFLITE_VENV)/bin/pip install --quiet tflite-runtime==2.14.0 "numpy<2" "opencv-python-headless<4.11" \
+		"av>=18" "paho-mqtt>=2.0"
 	$(TFLITE_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
