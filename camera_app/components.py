@@ -184,6 +184,14 @@ class BuildContext:
     def section(self, name: str) -> Any:
         return self.config.section(name)
 
+    def section_or(self, name: str, default: Any = None) -> Any:
+        """Another component's section, or ``default`` when that component
+        is not installed."""
+        try:
+            return self.config.section(name)
+        except KeyError:
+            return default
+
     def shared_annotator(self) -> Annotator:
         if self.annotator is None:
             from camera_app.annotators import Annotator

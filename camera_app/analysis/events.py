@@ -35,7 +35,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -81,21 +81,14 @@ CONFIG = EventsConfig
 def build(config: EventsConfig, ctx: BuildContext) -> EventsProcessor | None:
     """On when ``enabled`` and the tracker runs; snapshot paths from
     ``[snapshots] dir``, "gone" from ``[tracker] max_disappeared_s``."""
-    tracker = _section(ctx, "tracker")
+    tracker = ctx.section_or("tracker")
     if not config.enabled or not tracking_wanted(ctx.config):
         return None
-    snapshots = _section(ctx, "snapshots")
+    snapshots = ctx.section_or("snapshots")
     lost = getattr(tracker, "max_disappeared_s", LOST_AFTER_S)
     return EventsProcessor(
         config, getattr(snapshots, "dir", None), lost_after_s=lost, clips=ctx.clips
     )
-
-
-def _section(ctx: BuildContext, name: str) -> Any:
-    try:
-        return ctx.section(name)
-    except KeyError:
-        return None
 
 
 @dataclass(slots=True)

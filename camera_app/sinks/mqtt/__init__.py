@@ -109,9 +109,9 @@ def build(config: MqttConfig, ctx: BuildContext) -> MqttSink | None:
             Path(ctx.config.model.path or "model").stem,
             config.discovery_prefix,
         )
-    zones = {z.name: tuple(getattr(z, "objects", ()) or ()) for z in _optional(ctx, "zones", ())}
-    track = getattr(_optional(ctx, "objects", None), "track", ())
-    motion = _optional(ctx, "motion", None)
+    zones = {z.name: tuple(getattr(z, "objects", ()) or ()) for z in ctx.section_or("zones", ())}
+    track = getattr(ctx.section_or("objects"), "track", ())
+    motion = ctx.section_or("motion")
     return MqttSink(
         config.host,
         port=config.port,
@@ -130,14 +130,6 @@ def build(config: MqttConfig, ctx: BuildContext) -> MqttSink | None:
         motion_off_delay_s=getattr(motion, "off_delay_s", 30.0),
         stats_interval_s=config.stats_interval_s,
     )
-
-
-def _optional(ctx: BuildContext, section: str, default: Any) -> Any:
-    """Another component's section, when that component is installed."""
-    try:
-        return ctx.section(section)
-    except KeyError:
-        return default
 
 
 def mqtt_password(config: MqttConfig, environ: Mapping[str, str]) -> str | None:
