@@ -700,3 +700,18 @@ def test_run_mqtt_flag(
     live.wait_for("camera_app/availability", "offline")
     assert live.wait_for("camera_app/objects/person").payload == "1"  # fixtures: 1 person
     assert live.payloads("camera_app/availability")[-1] == "offline"
+
+
+def test_build_takes_the_motion_off_delay_from_the_config() -> None:
+    """``[motion] off_delay_s`` reaches the sink (it is a core section, not a component)."""
+    from camera_app.sinks.mqtt import build as build_mqtt
+
+    config = with_values(
+        AppConfig.default(), {"sinks.mqtt.host": "127.0.0.1", "motion.off_delay_s": 7.5}
+    )
+    sink = build_mqtt(config.section("sinks.mqtt"), BuildContext(config, PipelineStats(), {}))
+    assert sink is not None
+    try:
+        assert sink._motion_off_ns == 7_500_000_000
+    finally:
+        sink.close()

@@ -111,7 +111,6 @@ def build(config: MqttConfig, ctx: BuildContext) -> MqttSink | None:
         )
     zones = {z.name: tuple(getattr(z, "objects", ()) or ()) for z in ctx.section_or("zones", ())}
     track = getattr(ctx.section_or("objects"), "track", ())
-    motion = ctx.section_or("motion")
     return MqttSink(
         config.host,
         port=config.port,
@@ -127,7 +126,7 @@ def build(config: MqttConfig, ctx: BuildContext) -> MqttSink | None:
         discovery_device=device,
         labels=track,
         zones=zones,
-        motion_off_delay_s=getattr(motion, "off_delay_s", 30.0),
+        motion_off_delay_s=ctx.config.motion.off_delay_s,  # [motion] is a core section
         stats_interval_s=config.stats_interval_s,
     )
 
