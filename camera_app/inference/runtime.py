@@ -15,12 +15,14 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from camera_app.errors import DelegateError, ModelError, RuntimeNotFoundError
+from camera_app.signals import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,9 @@ def find_runtime(order: Sequence[str] = RUNTIMES) -> Runtime:
         try:
             rt = _import_runtime(name)
         except ImportError as e:
+            # a stop during the import can leave it failing: stop, rather than
+            # import the next runtime (TensorFlow takes seconds)
+            checkpoint()
             errors.append(f"{name}: {e}")
             continue
         log.debug("TFLite runtime: %s %s", rt.name, rt.version)
@@ -212,7 +217,10 @@ def create_interpreter(
     if loaded:
         kwargs["experimental_delegates"] = loaded
     try:
-        with _native_stderr_to_log():
+        with _native_stderr_to_log(), warnings.catch_warnings():
+            # tensorflow.lite's "tf.lite.Interpreter is deprecated" (every
+            # load): the runtime in use is in the log and `camera-app doctor`
+            warnings.filterwarnings("ignore", message=r"(?s).*Interpreter is deprecated")
             interp = rt.interpreter_cls(**kwargs)
             interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import types
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -313,3 +315,49 @@ def test_real_interpreter_loads(models_dir: Path) -> None:
     interp, rt = create_interpreter(models_dir / SSD, runtime=_real_runtime())
     assert rt.name == "ai_edge_litert"
     assert list(interp.get_input_details()[0]["shape"]) == [1, 300, 300, 3]
+
+
+def test_a_stop_during_a_failed_import_does_not_try_the_next_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM while ai_edge_litert imports can make that import fail; the
+    next runtime (TensorFlow: seconds to import) must not be started then."""
+    from camera_app.signals import Interrupted
+
+    hide(monkeypatch, "ai_edge_litert")
+    install_fake(monkeypatch, "tensorflow")
+    tried: list[str] = []
+    real_import = runtime._import_runtime
+
+    def spy(name: str) -> runtime.Runtime:
+        tried.append(name)
+        return real_import(name)
+
+    def stopped() -> None:
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(runtime, "_import_runtime", spy)
+    monkeypatch.setattr(runtime, "checkpoint", stopped)
+    with pytest.raises(Interrupted):
+        find_runtime()
+    assert tried == ["ai_edge_litert"]
+
+
+def test_tensorflows_deprecation_warning_is_not_printed(
+    monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> None:
+    class DeprecatedInterpreter(FakeInterpreter):
+        def __init__(self, **kwargs: Any) -> None:
+            warnings.warn(  # what tensorflow.lite's Interpreter says on every load
+                "    Warning: tf.lite.Interpreter is deprecated and is scheduled for deletion in\n"
+                "    TF 2.20. Please use the LiteRT interpreter from the ai_edge_litert package.",
+                stacklevel=2,
+            )
+            super().__init__(**kwargs)
+
+    rt = runtime.Runtime("tensorflow", DeprecatedInterpreter, fake_load_delegate, "2.99.0")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        interp, _ = create_interpreter(models_dir / SSD, runtime=rt)
+    assert interp.allocated
+    assert caught == []
