@@ -157,6 +157,16 @@ def make_source(
     )
 
 
+def probe_source(config: AppConfig) -> None:
+    """Open the source on its own and close it: raises what opening it raises
+    (a start-up waiting for its camera, :mod:`camera_app.startup`)."""
+    source = make_source(config)
+    try:
+        source.start()
+    finally:
+        source.stop()
+
+
 def lores_size(model: Model) -> tuple[int, int]:
     """picamera2's lores stream at about the model's input size (even, aligned)."""
     w, h = model.info.input_size_wh
@@ -259,6 +269,7 @@ def build_run(
         ctx.model = model
         if source is None:  # picamera2 sizes its lores stream for the model
             source = make_source(config, lores_size(model), stats, ctx.packets)
+            source.start()  # a camera that is not there fails here, before the run
         processors = build_processors(ctx)
         gate = build_gate(config, stats, processors, keep_changed=motion_debug)
         if motion_debug and ctx.annotator is not None:

@@ -146,10 +146,17 @@ class LoggingConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
-    """[service] systemd integration (ignored outside systemd)."""
+    """[service] systemd integration (notify and watchdog are ignored outside
+    systemd) and how a service starts."""
 
     notify: bool = opt(True, "send READY=1 and STATUS= to systemd")
     watchdog: bool = opt(True, "ping systemd's watchdog while frames are processed")
+    wait: bool = opt(
+        False,
+        "a missing model file or camera at start-up is waited for (status line and "
+        "/healthz say why) instead of ending the run",
+    )
+    wait_interval_s: float = opt(5.0, "how often a waiting start-up looks again", gt=0, le=3600)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,14 @@ class SourceError(CameraAppError):
     """A capture source that cannot be opened (or a bad source string)."""
 
 
+class SourceUnavailableError(SourceError):
+    """A camera or stream that is not there right now: no camera detected,
+    a device that is unplugged or busy, a network camera that does not
+    answer or sends no frame yet. Retrying later may work: a service with
+    ``[service] wait = true`` waits for it (:mod:`camera_app.startup`);
+    the command line exits 2 like any other ``SourceError``."""
+
+
 class SourceLostError(SourceError, RunError):
     """A source that stopped delivering frames during the run (device
     error, no frame in time, a file that cannot be read on)."""

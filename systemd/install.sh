@@ -521,7 +521,8 @@ pull_model() {
         warn "this camera-app has no 'models pull': copy a .tflite model and its labels into $MODELS (see $CONFIG)"
     else
         warn "the model $MODEL could not be pulled (offline?); the install is complete without it." \
-            "Add it later with: $later (or copy a .tflite and its labels into $MODELS, see $CONFIG)"
+            "Add it later with: $later (or copy a .tflite and its labels into $MODELS, see $CONFIG);" \
+            "until then the service waits for it (systemctl status camera-app: \"waiting: no model\")"
     fi
 }
 

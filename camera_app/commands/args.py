@@ -79,6 +79,7 @@ CORE_FLAGS: dict[str, tuple[str, str]] = {
     "http": ("http.listen", "--http"),
     "motion": ("motion.enabled", "--motion"),
     "detect_fps": ("detect.fps", "--detect-fps"),
+    "wait": ("service.wait", "--wait"),
 }
 
 

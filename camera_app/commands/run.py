@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import time
 from typing import Any
 
-from camera_app.app import Run, build_run, config_from_args
+from camera_app.app import Run, build_run, config_from_args, probe_source
 from camera_app.commands.args import (
     add_component_flags,
     add_config_arg,
@@ -31,6 +32,7 @@ from camera_app.service import (
     install_signal_handlers,
 )
 from camera_app.signals import Interrupted, checkpoint, installed_stop_signals
+from camera_app.startup import StartupWait, missing_model, start_when_ready
 from camera_app.stats import PipelineStats, status_line, summary_text
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="draw motion boxes, changed pixels and the motion mask on previews and recordings",
     )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="a missing model file or camera is waited for, with the reason in systemd's "
+        "status and /healthz, instead of exiting ([service] wait; the installed service does)",
+    )
     add_component_flags(p)
     p.add_argument("--quiet", action="store_true", help="warnings and errors only; no summary")
     p.set_defaults(handler=run)
@@ -105,13 +113,32 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.config is None and not args.model:
         raise UsageError("run: --model is required (a .tflite file), or --config FILE")
-    config: AppConfig = config_from_args(args)
+    config: AppConfig = config_from_args(args, files=False)
+    if not config.service.wait:
+        config = config_from_args(args)  # the files now: a missing one is an error
     checkpoint()
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(config.logging.level)
+
     # a stop (SIGTERM, SIGINT) during start-up raises Interrupted: build_run
     # closes what it opened, cli.main exits 0 (SIGTERM) or 130 (SIGINT)
-    r = build_run(config, insecure_no_auth=args.insecure_no_auth, motion_debug=args.motion_debug)
+    def build() -> Run:
+        return build_run(
+            config, insecure_no_auth=args.insecure_no_auth, motion_debug=args.motion_debug
+        )
+
+    if config.service.wait:
+        with _notifier(config) as notifier:
+            waiter = StartupWait(config, notifier, os.environ)
+            r = start_when_ready(
+                build,
+                check_files=lambda: config_from_args(args),
+                missing=lambda: missing_model(config),
+                probe_source=lambda: probe_source(config),
+                waiter=waiter,
+            )
+    else:
+        r = build()
     try:
         checkpoint()  # a stop lost inside build_run (an extension's init) ends the start-up
         _hand_stops_to(r.pipeline)  # from here a signal asks the pipeline to finish: exit 0
@@ -142,7 +169,7 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
     """
     stats = pipeline.stats
     service = config.service if config is not None else None
-    notifier = Notifier.from_env() if service is None or service.notify else Notifier(None)
+    notifier = _notifier(config)
     watchdog = Watchdog(
         notifier,
         progress=lambda: stats.frames_through,
@@ -176,6 +203,12 @@ def run_pipeline(pipeline: Pipeline, config: AppConfig | None = None) -> Pipelin
         notifier.close()
         if restore is not None:
             restore()
+
+
+def _notifier(config: AppConfig | None) -> Notifier:
+    if config is None or config.service.notify:
+        return Notifier.from_env()
+    return Notifier(None)
 
 
 def _hand_stops_to(pipeline: Pipeline) -> bool:

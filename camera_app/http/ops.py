@@ -38,9 +38,10 @@ class Operations:
         self._metrics: list[Callable[[], Iterable[Family]]] = []
         self._stats_fields: list[Callable[[], Mapping[str, Any]]] = []
 
-    def add_health(self, name: str, check: HealthCheck) -> None:
+    def add_health(self, name: str, check: HealthCheck, *, first: bool = False) -> None:
         with self._lock:
-            self._health = [*self._health, (name, check)]
+            added = [(name, check)]
+            self._health = [*added, *self._health] if first else [*self._health, *added]
 
     def add_metrics(self, families: Callable[[], Iterable[Family]]) -> None:
         with self._lock:

@@ -119,9 +119,10 @@ class HttpServer:
         """``public``: no token or Host rule (only /healthz is, built in)."""
         self.routes.add(method, path, handler, public)
 
-    def add_health(self, name: str, check: HealthCheck) -> None:
-        """``check()`` returns None when healthy, else the reason /healthz gives."""
-        self.ops.add_health(name, check)
+    def add_health(self, name: str, check: HealthCheck, *, first: bool = False) -> None:
+        """``check()`` returns None when healthy, else the reason /healthz gives;
+        ``first``: asked before the built-in ones (a start-up that waits)."""
+        self.ops.add_health(name, check, first=first)
 
     def add_metrics(self, families: Callable[[], Iterable[Family]]) -> None:
         self.ops.add_metrics(families)

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camera_app.errors import SourceError, SourceLostError
+from camera_app.errors import SourceError, SourceLostError, SourceUnavailableError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.native import native_output
 from camera_app.sources.base import BaseSource
@@ -83,7 +83,7 @@ class OpenCVLiveSource(BaseSource):
                 first = _first_frame(cap)
             if not cap.isOpened():
                 cap.release()
-                raise SourceError(
+                raise SourceUnavailableError(
                     f"stream {spec}: cannot be opened{out.because()} ({EXPECTED_STREAM})"
                 )
             return self._checked(cap, first, out.because())
@@ -92,7 +92,7 @@ class OpenCVLiveSource(BaseSource):
             raise SourceError(f"camera {spec!r}: expected /dev/videoN or a camera index")
         dev = Path(f"/dev/video{idx}")
         if not dev.exists():
-            raise SourceError(
+            raise SourceUnavailableError(
                 f"camera {dev}: no such device (expected a V4L2 camera; "
                 "v4l2-ctl --list-devices lists them)"
             )
@@ -107,7 +107,7 @@ class OpenCVLiveSource(BaseSource):
             first = _first_frame(cap)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(
+            raise SourceUnavailableError(
                 f"camera {dev}: cannot be opened{out.because()} (busy, or not a capture device)"
             )
         return self._checked(cap, first, out.because())
@@ -125,7 +125,9 @@ class OpenCVLiveSource(BaseSource):
     ) -> tuple[cv2.VideoCapture, np.ndarray]:
         if first is None:
             cap.release()
-            raise SourceError(f"{self.kind} {self.name}: opened but delivered no frame{because}")
+            raise SourceUnavailableError(
+                f"{self.kind} {self.name}: opened but delivered no frame{because}"
+            )
         return cap, first
 
     def start(self) -> SourceInfo:

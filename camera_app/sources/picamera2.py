@@ -39,7 +39,7 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 from camera_app.clips.packets import PacketBus
-from camera_app.errors import SourceError, SourceLostError
+from camera_app.errors import SourceError, SourceLostError, SourceUnavailableError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.sources.base import BaseSource
 from camera_app.sources.picamera2_encoder import EncoderLink
@@ -133,20 +133,20 @@ class Picamera2Source(BaseSource):
             try:
                 cameras = Picamera2.global_camera_info()
             except Exception as e:
-                raise SourceError(f"{self.name}: cannot list cameras: {e}") from e
+                raise SourceUnavailableError(f"{self.name}: cannot list cameras: {e}") from e
             if self.camera_num >= len(cameras):
                 found = (
                     ", ".join(f"{i}: {c.get('Model', '?')}" for i, c in enumerate(cameras))
                     or "none"
                 )
-                raise SourceError(
+                raise SourceUnavailableError(
                     f"{self.name}: no camera {self.camera_num} (cameras found: {found}; "
                     "check the ribbon cable and `rpicam-hello --list-cameras`)"
                 )
             try:
                 cam = Picamera2(self.camera_num)
             except Exception as e:
-                raise SourceError(
+                raise SourceUnavailableError(
                     f"{self.name}: cannot open camera {self.camera_num} ({e}); is another "
                     "program (rpicam-*, libcamera, a second camera-app) using it?"
                 ) from e

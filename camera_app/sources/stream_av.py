@@ -38,7 +38,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from camera_app.clips.packets import EncodedPacket, PacketBus, StreamInfo
-from camera_app.errors import SourceError, SourceLostError
+from camera_app.errors import SourceError, SourceLostError, SourceUnavailableError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.sources.base import BaseSource
 from camera_app.sources.opencv_live import EXPECTED_STREAM, OpenCVLiveSource
@@ -128,7 +128,9 @@ class AvStreamSource(BaseSource):
                 timeout=(self.open_timeout_s, self.read_timeout_s),
             )
         except (av.error.FFmpegError, OSError) as e:
-            raise SourceError(f"{self}: cannot be opened: {_reason(e)} ({EXPECTED_STREAM})") from e
+            raise SourceUnavailableError(
+                f"{self}: cannot be opened: {_reason(e)} ({EXPECTED_STREAM})"
+            ) from e
         if not container.streams.video:
             container.close()
             raise SourceError(f"{self}: has no video ({EXPECTED_STREAM})")
@@ -165,9 +167,11 @@ class AvStreamSource(BaseSource):
         deadline = time.monotonic() + self.open_timeout_s
         while self._seq == 0:
             if not self._step():
-                raise SourceError(f"{self}: opened but delivered no frame: {self._error}")
+                raise SourceUnavailableError(
+                    f"{self}: opened but delivered no frame: {self._error}"
+                )
             if time.monotonic() > deadline:
-                raise SourceError(
+                raise SourceUnavailableError(
                     f"{self}: opened but delivered no frame within {self.open_timeout_s:g} s"
                 )
 
