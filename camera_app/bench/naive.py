@@ -30,6 +30,7 @@ from camera_app.stats import PipelineStats
 
 if TYPE_CHECKING:
     from camera_app.bench.analysis import NaiveAnalysis
+    from camera_app.bench.motion import MotionStage
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,11 @@ def run_naive(
     frames: int,
     sinks: list[Sink],
     analysis: NaiveAnalysis | None = None,
+    motion: MotionStage | None = None,
 ) -> ModeResult:
     """``analysis``: the analysis stages (``bench --track``), between decoding
-    and the sinks, each timed as ``analysis:<name>``."""
+    and the sinks, each timed as ``analysis:<name>``; ``motion``: the motion
+    detector (``bench --motion``) before preprocessing, timed as ``motion``."""
     times = StageTimes()
     stats = PipelineStats()
     for sink in sinks:
@@ -118,7 +121,10 @@ def run_naive(
             if not ok or image is None:
                 break
             frame = Frame(image, done, time.monotonic_ns(), info, media_ms=done * 1000.0 / fps)
-            t1 = time.perf_counter_ns()
+            t_read = t1 = time.perf_counter_ns()
+            if motion is not None:
+                motion.inline(frame, times.add)
+                t1 = time.perf_counter_ns()
             transform = model.preprocessor(image, "BGR", staged[0])
             interp.set_tensor(index, staged)
             t2 = time.perf_counter_ns()
@@ -133,7 +139,7 @@ def run_naive(
                 result = analysis.run(result, times.add)
             stats.on_processed(result.done_ns, result.latency_ms, {})
             for stage, t_a, t_b in (
-                ("capture", t0, t1),
+                ("capture", t0, t_read),
                 ("preprocess", t1, t2),
                 ("invoke", t2, t3),
                 ("decode", t3, t4),

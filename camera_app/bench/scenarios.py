@@ -22,11 +22,13 @@ from camera_app.bench.measure import (
     rss_mb,
     summarize,
 )
+from camera_app.bench.motion import MotionStage
 from camera_app.bench.naive import open_video, run_bare, run_naive, warm_up
 from camera_app.bench.sinks import build_sinks
 from camera_app.config import AppConfig
 from camera_app.errors import SourceError
 from camera_app.inference.model import Model, ModelOptions
+from camera_app.motion.config import MotionConfig
 from camera_app.pipeline import Pacing, Pipeline, PipelineOptions
 from camera_app.sources.video import VideoFileSource
 from camera_app.stats import PipelineStats
@@ -57,6 +59,8 @@ class BenchOptions:
     worker_nice: int = 0
     analysis: AppConfig | None = None
     """The config the analysis stages are built from (``--track``); None: no analysis."""
+    motion: MotionConfig | None = None
+    """The motion detector's settings (``--motion``): timed on every frame; None: off."""
 
 
 def make_upscaled(src: Path, size_wh: tuple[int, int], frames: int, out_dir: Path) -> Path:
@@ -116,6 +120,11 @@ def run_pipeline_mode(
         raise
     stats = PipelineStats()
     processors = [] if opts.analysis is None else build_analysis(opts.analysis, model, stats)
+    gate = (
+        None
+        if opts.motion is None
+        else MotionStage(opts.motion, every_frame=not realtime, stats=stats)
+    )
     pipeline = Pipeline(
         source,
         model,
@@ -128,6 +137,7 @@ def run_pipeline_mode(
         ),
         stats,
         processors,
+        gate,
     )
     threads = ThreadCpu()
 
@@ -247,8 +257,13 @@ def run_bench(opts: BenchOptions, out_dir: Path | None = None) -> dict[str, Any]
                         if opts.analysis is not None:
                             processors = build_analysis(opts.analysis, model, PipelineStats())
                             analysis = NaiveAnalysis(processors, sinks.sinks)
+                        motion = (
+                            None
+                            if opts.motion is None
+                            else MotionStage(opts.motion, every_frame=True)
+                        )
                         try:
-                            r = run_naive(model, clip, opts.frames, sinks.sinks, analysis)
+                            r = run_naive(model, clip, opts.frames, sinks.sinks, analysis, motion)
                             r.extra.update(sinks.counters())
                         finally:
                             sinks.close_viewers()

@@ -170,6 +170,12 @@ def register(sub: Any) -> None:
         "zones, lines, events; zones and lines from --config, else one of each), each timed "
         "as a stage of its own (analysis:NAME); on anyway when --config turns tracking on",
     )
+    p.add_argument(
+        "--motion",
+        action="store_true",
+        help="also run the motion detector on every frame as run --motion does ([motion] "
+        "from --config), timed as the stage 'motion'; every frame is still inferred",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--plot",
@@ -214,6 +220,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         record_format=args.record_format,
         worker_nice=args.worker_nice,
         analysis=analysis,
+        motion=config.motion if args.motion else None,
     )
 
 
@@ -242,6 +249,7 @@ def bench(args: argparse.Namespace) -> int:
         "worker_nice": opts.worker_nice,
         "frames": opts.frames,
         "track": analysis_meta(opts.analysis),
+        "motion": None if opts.motion is None else {"frame_height": opts.motion.frame_height},
         "load": {"start": load_start, "end": report.loadavg()},
     }
     rep = report.build(raw, meta)

@@ -236,3 +236,23 @@ def test_track_uses_the_configs_zones_and_is_off_by_default(
     assert "analysis:lines" not in rep["stages_ms"]["pipeline"]
     rep = _run_json(capsys, [*argv, "--config", str(config), "--track"])
     assert rep["track"]["zones"] == ["table"] and rep["track"]["lines"] == ["bench_line"]
+
+
+def test_motion_times_the_detector_and_still_infers_every_frame(
+    capsys: pytest.CaptureFixture[str], base_args: list[str], tmp_path: Path
+) -> None:
+    argv = [*base_args, "--frames", "6", "--realtime-frames", "4", "--realtime-fps", "40", "--json"]
+    plain = _run_json(capsys, argv)
+    assert plain["motion"] is None
+    assert all("motion" not in stages for stages in plain["stages_ms"].values())
+    config = tmp_path / "c.toml"
+    config.write_text("[motion]\nframe_height = 90\n")
+    rep = _run_json(capsys, [*argv, "--motion", "--config", str(config)])
+    assert rep["motion"] == {"frame_height": 90}
+    for mode, n in (("naive", 6), ("pipeline", 6), ("realtime", 4)):
+        count = rep["stages_ms"][mode]["motion"]["count"]
+        # realtime: on every captured frame, one read past the last inferred included
+        assert count == n if mode != "realtime" else n <= count <= n + 2, (mode, count)
+        assert rep["stages_ms"][mode]["motion"]["mean"] > 0
+        assert rep["modes"][mode]["frames"] == n, "the stage measures; it does not gate"
+    assert "motion" not in rep["stages_ms"]["bare"]
