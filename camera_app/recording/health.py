@@ -128,7 +128,8 @@ class WriteHealth:
                 self._delay_s = (
                     self.initial_backoff_s if quiet or not self._delay_s else self._delay_s
                 )
-                self._failures += 1
+                if not again:  # episodes: a flap is part of the one before
+                    self._failures += 1
             else:
                 self._delay_s = min(self._delay_s * 2, self.max_backoff_s)
             self._reason = reason
