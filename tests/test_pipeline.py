@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camera_app.analysis.base import BaseProcessor
 from camera_app.errors import InferenceError, RunError, SinkError, SourceError
 from camera_app.frames import Frame, SourceInfo
 from camera_app.inference.model import Model, ModelOptions, Prepared
@@ -436,3 +437,71 @@ def test_capture_logs_why_it_stopped(
     assert pipe.stop_reason == expect
     assert f"capture stopped after {pipe.stats.captured} frames: {expect}" in caplog.text
     assert "source ended" not in caplog.text
+
+
+# -- the analysis thread --------------------------------------------------------
+class ProbeProcessor(BaseProcessor):
+    """Records where and on what it runs; may fail on one frame."""
+
+    name = "probe"
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.threads: set[str] = set()
+        self.ids: list[int] = []
+        self.fail_at = fail_at
+        self.closed = False
+
+    def process(self, result: FrameResult) -> FrameResult:
+        self.threads.add(threading.current_thread().name)
+        if result.frame.frame_id == self.fail_at:
+            raise ValueError("bad track")
+        self.ids.append(result.frame.frame_id)
+        return result
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(("own_thread", "where"), [(True, "analysis"), (False, "inference")])
+def test_processors_run_in_order_on_their_thread(ssd: Model, own_thread: bool, where: str) -> None:
+    probe, sink = ProbeProcessor(), CollectSink()
+    options = PipelineOptions(analysis_thread=own_thread)
+    stats = Pipeline(ScriptedSource(30), ssd, [sink], options, processors=[probe]).run()
+    assert probe.threads == {where}
+    assert probe.ids == sink.ids == list(range(30)) and stats.processed == 30
+    assert probe.closed and sink.closed
+
+
+def test_analysis_thread_by_default_only_when_inference_leaves_a_core(ssd: Model) -> None:
+    cores = len(os.sched_getaffinity(0))
+    for threads, expected in ((cores, False), (max(1, cores - 1), cores > 1)):
+        pipeline = Pipeline(
+            ScriptedSource(1),
+            replace_threads(ssd, threads),
+            processors=[ProbeProcessor()],
+        )
+        assert pipeline.analysis_thread() is expected, threads
+    assert Pipeline(ScriptedSource(1), ssd).analysis_thread() is False  # nothing to run
+
+
+def replace_threads(model: Model, threads: int) -> Model:
+    clone = Model.__new__(Model)
+    clone.__dict__.update(model.__dict__)
+    clone.options = replace(model.options, num_threads=threads)
+    return clone
+
+
+def test_analysis_failure_reaches_main_thread_and_sinks_close(ssd: Model) -> None:
+    probe, sink = ProbeProcessor(fail_at=4), CollectSink()
+    options = PipelineOptions(analysis_thread=True)
+    with pytest.raises(RunError, match=r"analysis failed.*bad track"):
+        Pipeline(ScriptedSource(1000), ssd, [sink], options, processors=[probe]).run()
+    assert sink.closed and probe.closed
+    assert sink.ids == list(range(4)), "results after the failure never reach the sinks"
+
+
+def test_max_frames_with_the_analysis_thread(ssd: Model) -> None:
+    probe, sink = ProbeProcessor(), CollectSink()
+    options = PipelineOptions(max_frames=7, analysis_thread=True)
+    stats = Pipeline(ScriptedSource(100), ssd, [sink], options, processors=[probe]).run()
+    assert stats.processed == 7 and sink.ids == probe.ids == list(range(7))

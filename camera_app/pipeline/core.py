@@ -66,6 +66,11 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self.pacing = Pacing.EVERY_FRAME
         self._frames: HandOff[Any] | None = None
+        self._results: HandOff[Any] | None = None
+        """Inference -> analysis thread, when the processors have one."""
+        self._last: FrameResult | None = None  # owned by the thread that finishes results
+        self._first = True
+        self._enough = threading.Event()  # max_frames results finished
         self._runners: list[SinkRunner] = []
         self.on_first_result: Callable[[FrameResult], None] | None = None
         self.stop_reason: str | None = None
@@ -110,6 +115,14 @@ class Pipeline:
             return self.options.preprocess_on_capture
         threads = self.model.options.num_threads or default_threads()
         return threads < default_threads()
+
+    def analysis_thread(self) -> bool:
+        """Whether the processors run on their own thread (see the module docstring)."""
+        if not self.processors:
+            return False
+        if self.options.analysis_thread is not None:
+            return self.options.analysis_thread
+        return self.preprocess_on_capture()
 
     def emit(self, event: Event) -> None:
         """Queue an event to every sink, in order with the results, never dropped."""
@@ -173,11 +186,9 @@ class Pipeline:
 
     def _inference_loop(self) -> None:
         assert self._frames is not None
-        limit = self.options.max_frames
-        first = True
-        last: FrameResult | None = None
+        results = self._results
         try:
-            while not self._abort.is_set():
+            while not self._abort.is_set() and not self._enough.is_set():
                 try:
                     item = self._frames.get(POLL_S)
                 except TimeoutError:
@@ -188,34 +199,17 @@ class Pipeline:
                 prepared: Prepared | None
                 decision: GateDecision
                 frame, prepared, decision = item
-                if not decision.infer:
-                    self._dispatch(self._pass_through(frame, decision, last))
-                    continue
-                result = self.model.infer(frame, prepared)
-                if decision.motion is not None:
-                    result = result.evolve(motion=decision.motion)
-                if self.processors:
-                    result = self._analyse(result)
-                if len(result.detections):
-                    self.stats.on_classes(result.detections.class_id.tolist())
-                t = result.timings
-                self.stats.on_processed(
-                    result.done_ns,
-                    result.latency_ms,
-                    {
-                        "preprocess": t.preprocess_ms,
-                        "inference": t.inference_ms,
-                        "decode": t.decode_ms,
-                    },
-                )
-                if first and self.on_first_result is not None:
-                    first = False
-                    self.on_first_result(result)
-                self._dispatch(result)
-                last = result
-                if limit is not None and self.stats.processed >= limit:
-                    self.stop(f"max frames reached ({limit})")
-                    break
+                if decision.infer:
+                    result = self.model.infer(frame, prepared)
+                    if decision.motion is not None:
+                        result = result.evolve(motion=decision.motion)
+                    out: Any = result
+                else:
+                    out = (frame, decision)
+                if results is not None:
+                    results.put(out)
+                else:
+                    self._finish(out)
         except Stopped:
             pass
         except BaseException as e:
@@ -224,7 +218,64 @@ class Pipeline:
                 e,
             )
         finally:
+            if results is not None:
+                results.put(END, force=True)
+            else:
+                self._end_results()
+
+    def _analysis_loop(self) -> None:
+        """The processors and the hand-off to the sinks, beside the next invoke."""
+        assert self._results is not None
+        try:
+            while not self._abort.is_set():
+                try:
+                    item = self._results.get(POLL_S)
+                except TimeoutError:
+                    continue
+                if item is END:
+                    break
+                if not self._enough.is_set():  # past max_frames: inference stops, drop
+                    self._finish(item)
+        except Stopped:
+            pass
+        except BaseException as e:
+            self._fail(
+                e if isinstance(e, CameraAppError) else RunError(f"analysis failed: {e!r}"), e
+            )
+        finally:
+            self._end_results()
+
+    def _finish(self, item: FrameResult | tuple[Frame, GateDecision]) -> None:
+        """An inferred result through the processors, counted and dispatched;
+        a frame the gate skipped passed through with the last objects."""
+        if isinstance(item, tuple):
+            self._dispatch(self._pass_through(*item, self._last))
+            return
+        result = self._analyse(item) if self.processors else item
+        if len(result.detections):
+            self.stats.on_classes(result.detections.class_id.tolist())
+        t = result.timings
+        self.stats.on_processed(
+            result.done_ns,
+            result.latency_ms,
+            {"preprocess": t.preprocess_ms, "inference": t.inference_ms, "decode": t.decode_ms},
+        )
+        if self._first and self.on_first_result is not None:
+            self._first = False
+            self.on_first_result(result)
+        self._dispatch(result)
+        self._last = result
+        limit = self.options.max_frames
+        if limit is not None and self.stats.processed >= limit:
+            self._enough.set()
+            self.stop(f"max frames reached ({limit})")
+
+    def _end_results(self) -> None:
+        """After the last result: processors close (the events stage ends its
+        open events), then the sinks get the end marker."""
+        try:
             self._close_processors()
+        finally:
             self._dispatch(END)
             self._done.set()
 
@@ -272,6 +323,8 @@ class Pipeline:
             on_drop=lambda n: self.stats.on_drop("capture_queue", n),
             keep=(lambda item: item is not END and item[2].infer) if self.gate else None,
         )
+        if self.analysis_thread():
+            self._results = HandOff(self.options.queue_size, drop_oldest=False, stop=self._abort)
         context = ProcessorContext(emit=self.emit, stats=self.stats, every_frame=self.every_frame)
         try:
             for sink in self.sinks:
@@ -298,7 +351,13 @@ class Pipeline:
             f", {info.fps:.1f} fps" if info.fps else "",
             "every frame" if self.every_frame else "newest frame wins",
         )
-        self._threads = [r.thread for r in self._runners] + [
+        analysis = (
+            [threading.Thread(target=self._analysis_loop, name="analysis", daemon=True)]
+            if self._results is not None
+            else []
+        )
+        self._threads = [r.thread for r in self._runners] + analysis
+        self._threads += [
             threading.Thread(target=self._inference_loop, name="inference", daemon=True),
             threading.Thread(target=self._capture_loop, name="capture", daemon=True),
         ]
@@ -308,9 +367,11 @@ class Pipeline:
         for t in self._threads:
             t.start()
         deadline = time.monotonic() + self.options.duration_s if self.options.duration_s else None
-        inference = self._threads[-2]
+        workers = [*analysis, self._threads[-2]]
         try:
-            while inference.is_alive() or not all(r.closed.is_set() for r in self._runners):
+            while any(t.is_alive() for t in workers) or not all(
+                r.closed.is_set() for r in self._runners
+            ):
                 if tick is not None:
                     tick()
                 if deadline is not None and time.monotonic() >= deadline:
@@ -331,9 +392,10 @@ class Pipeline:
         self._stop.set()
         self.source.stop()  # wakes a blocked read
         t_end = time.monotonic() + 1.5
-        for t in self._threads[-2:]:
+        workers = self._threads[len(self._runners) :]  # analysis, inference, capture
+        for t in workers:
             t.join(max(0.05, t_end - time.monotonic()))
-        if any(t.is_alive() for t in self._threads[-2:]):
+        if any(t.is_alive() for t in workers):
             self._abort.set()
         for r in self._runners:
             r.queue.put(END, force=True)

@@ -22,5 +22,9 @@ class PipelineOptions:
     preprocess_on_capture: bool | None = None
     """Preprocess on the capture thread (True) or the inference thread
     (False); None: on capture when inference threads < cores."""
+    analysis_thread: bool | None = None
+    """Run the analysis processors (tracking, zones, events) on a thread of
+    their own, beside the next invoke (True) or on the inference thread after
+    each invoke (False); None: their own thread when inference threads < cores."""
     switch_interval_s: float | None = 0.001
     """``sys.setswitchinterval`` while running (None: leave it alone)."""
