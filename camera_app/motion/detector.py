@@ -1,8 +1,10 @@
 """Motion on a small grey frame: running-average background, difference,
 threshold, dilation, blobs above a minimum area.
 
-The frame (BGR/RGB, or a grey plane such as picamera2's lores Y plane, used
-as is) is resized to ``frame_height`` rows, made grey, optionally
+The frame (BGR/RGB, or a grey plane such as picamera2's lores Y plane or a
+decoded video's ``Frame.luma``, used as is; video-range luma, 16-235, is
+stretched to 0-255 after the resize, so it matches the grey of the BGR
+frame) is resized to ``frame_height`` rows, made grey, optionally
 contrast-stretched, lightly blurred and compared with a running average of
 the previous frames (``cv2.accumulateWeighted``). Pixels that differ by more
 than ``threshold`` grey levels, outside the mask polygons, are "changed";
@@ -49,6 +51,8 @@ _GREY_CODES = {
     ("BGR", 4): cv2.COLOR_BGRA2GRAY,
     ("RGB", 4): cv2.COLOR_RGBA2GRAY,
 }
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+"""Video-range luma (16-235) to the 0-255 grey of the converted BGR frame."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,6 +96,7 @@ class MotionDetection(Protocol):
         *,
         frame_size_wh: tuple[int, int] | None = None,
         channel_order: Literal["BGR", "RGB"] = "BGR",
+        grey_range: Literal["full", "limited"] = "full",
     ) -> MotionResult: ...
 
     def reset(self) -> None: ...
@@ -167,8 +172,10 @@ class MotionDetector:
         *,
         frame_size_wh: tuple[int, int] | None = None,
         channel_order: Literal["BGR", "RGB"] = "BGR",
+        grey_range: Literal["full", "limited"] = "full",
     ) -> MotionResult:
-        """Motion in ``image``: HxW uint8 grey (e.g. a Y plane) or HxWx3/4
+        """Motion in ``image``: HxW uint8 grey (e.g. a Y plane, 0-255, or
+        16-235 video levels with ``grey_range="limited"``) or HxWx3/4
         uint8 colour, captured at ``timestamp_ns`` (any clock: capture time
         live, media time on replay; it paces the background's running
         average). Boxes are in pixels of a ``frame_size_wh`` frame with the
@@ -207,6 +214,8 @@ class MotionDetector:
             cv2.cvtColor(p.colour, code, dst=p.grey)
         else:
             cv2.resize(image, p.size_wh, dst=p.grey, interpolation=cv2.INTER_LINEAR)
+            if grey_range == "limited":  # after the resize: a few thousand pixels, not a frame
+                cv2.LUT(p.grey, _LIMITED_TO_FULL, dst=p.grey)
         last_ns, self._last_ns = self._last_ns, timestamp_ns
         if not p.initialised or last_ns is None or timestamp_ns < last_ns:
             self._prepare(p, fresh=True)
