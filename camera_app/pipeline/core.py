@@ -131,11 +131,14 @@ class Pipeline:
             read_timeout_s=self.options.read_timeout_s,
             worker_nice=self.options.worker_nice,
             fail=self._fail,
+            keep_gated=any(r.wants_gated for r in self._runners),
         )
 
-    def _dispatch(self, item: Any) -> None:
+    def _dispatch(self, item: Any, gated: bool = False) -> None:
+        """To every sink; a ``gated`` result (not inferred) only to those that want it."""
         for r in self._runners:
-            r.queue.put(item, force=item is END)
+            if not gated or r.wants_gated:
+                r.queue.put(item, force=item is END)
 
     def _analyse(self, result: FrameResult) -> FrameResult:
         for p in self.processors:
@@ -189,7 +192,8 @@ class Pipeline:
                 decision: GateDecision
                 frame, prepared, decision = item
                 if not decision.infer:
-                    self._dispatch(self._pass_through(frame, decision, last))
+                    self._dispatch(self._pass_through(frame, decision, last), gated=True)
+                    self._frames.task_done()
                     continue
                 result = self.model.infer(frame, prepared)
                 if decision.motion is not None:
@@ -212,6 +216,7 @@ class Pipeline:
                     first = False
                     self.on_first_result(result)
                 self._dispatch(result)
+                self._frames.task_done()
                 last = result
                 if limit is not None and self.stats.processed >= limit:
                     self.stop(f"max frames reached ({limit})")
