@@ -69,8 +69,12 @@ class TimedSource:
     starts at the later of the call and the due time (``start + n / fps``).
 
     ``stop`` waits for a ``read`` in progress: ``VideoFileSource.stop``
-    releases the ``cv2.VideoCapture`` that a concurrent ``read`` may still be
-    decoding from, which aborts the process (see benchmarks/README.md).
+    closes the decoder that a concurrent ``read`` may still be decoding
+    from, which aborts the process in FFmpeg (see benchmarks/README.md).
+
+    A video file's frames are converted to BGR when first read, not in
+    ``read``: that cost shows in whichever stage reads the image first
+    (preprocess, a sink), not in capture.
     """
 
     def __init__(self, source: Source, times: StageTimes, paced: bool = False) -> None:

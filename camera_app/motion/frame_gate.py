@@ -2,7 +2,9 @@
 
 :class:`MotionFrameGate` runs :class:`MotionDetector` on each captured frame
 (the lores stream when the source has one: on a Pi that is a small image
-already, so the detector only resizes a little), asks :class:`InferenceGate`
+already, so the detector only resizes a little; else the frame's decoded Y
+plane, ``Frame.luma``, when it has one: a video file's frames are then
+never converted to BGR just for the detector), asks :class:`InferenceGate`
 whether to infer, and tells the pipeline. It runs before preprocessing, so a
 still scene costs the detector's fraction of a millisecond per frame (the
 ``motion`` timing in the stats), not an inference. Time is media time when a
@@ -16,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from camera_app.frames import Frame
+from camera_app.frames import Frame, LumaRange
 from camera_app.motion.config import MotionConfig, check_mask_fits
 from camera_app.motion.detector import MotionDetector
 from camera_app.motion.gate import TRACKS_INTERVAL_S, InferenceGate
@@ -69,13 +71,16 @@ class MotionFrameGate:
             if self._checked_size != frame.size_wh:  # pixel masks must fit the frame
                 check_mask_fits(self.config, frame.size_wh)
                 self._checked_size = frame.size_wh
+            grey_range: LumaRange = "full"
             if frame.lores is not None:
                 image, order = frame.lores, frame.lores_order
+            elif frame.luma is not None:
+                image, order, grey_range = frame.luma, frame.channel_order, frame.luma_range
             else:
                 image, order = frame.image, frame.channel_order
             t0 = time.perf_counter_ns()
             found = self.detector.detect(
-                image, ts, frame_size_wh=frame.size_wh, channel_order=order
+                image, ts, frame_size_wh=frame.size_wh, channel_order=order, grey_range=grey_range
             )
             motion = found.to_motion()
             if self.stats is not None:

@@ -6,11 +6,17 @@
 
 The capture thread asks the gate (``FrameGate``: motion, detect rate) whether
 a frame is worth inferring; a frame that is not skips preprocessing and
-inference but still reaches the sinks (``FrameResult.inferred`` False,
-carrying the last tracked objects), so previews and recordings keep the
-source's rate. Inferred results go through the analysis processors (filters,
-tracking, zones, lines, events) in order; the events they raise are queued to
-every sink in order with the results and never dropped.
+inference but still reaches the sinks that want such frames
+(``FrameResult.inferred`` False, carrying the last tracked objects), so
+previews and recordings keep the source's rate. Sinks that read only
+inferred results and events (JSONL, events, snapshots: ``wants_gated =
+False``) are not sent them. When no sink wants them, the capture thread
+counts such a frame itself and drops it, unless the inference thread has a
+frame in hand (then it queues behind, so a hung interpreter still stops the
+watchdog): on a still scene the inference thread sleeps. Inferred results
+go through the analysis processors (filters, tracking, zones, lines,
+events) in order; the events they raise are queued to every sink in order
+with the results and never dropped.
 
 The analysis processors run on a thread of their own when inference leaves
 a core free, beside the next invoke instead of between two (tracking, zones

@@ -36,11 +36,19 @@ def capture_loop(
     read_timeout_s: float,
     worker_nice: int,
     fail: Fail,
+    keep_gated: bool = True,
 ) -> None:
     """Until the source ends, ``stop`` is set or ``limit`` frames were read.
     Errors stop the pipeline but let the frames already handed over be
     inferred (``abort=False``); the end marker always follows. Logs why
-    capture ended: the source ended, or the stop's ``stop_reason()``."""
+    capture ended: the source ended, or the stop's ``stop_reason()``.
+
+    ``keep_gated=False`` (no sink wants frames that were not inferred): a
+    frame the gate skips is counted here (``stats.on_gated``) instead of
+    crossing to the inference thread to be counted there, as long as that
+    thread has nothing in hand (``frames.unfinished == 0``, so
+    ``stats.frames_through`` still stops when inference hangs). On a still
+    scene the inference thread then sleeps and no result is built per frame."""
     captured = 0
     ended = ""  # why capture ended by itself
     lower_thread_priority(worker_nice)
@@ -53,20 +61,23 @@ def capture_loop(
                 break
             stats.on_captured(frame.timestamp_ns)
             decision = INFER if gate is None else gate.check(frame)
-            prepared = None
-            if prepare is not None and decision.infer:
-                try:
-                    prepared = prepare(frame)
-                except BaseException as e:
-                    fail(
-                        e
-                        if isinstance(e, CameraAppError)
-                        else RunError(f"preprocessing failed: {e!r}"),
-                        e,
-                        abort=False,
-                    )
-                    break
-            frames.put((frame, prepared, decision))
+            if not decision.infer and not keep_gated and frames.unfinished == 0:
+                stats.on_gated(decision.reason or "gate")  # nobody would see its result
+            else:
+                prepared = None
+                if prepare is not None and decision.infer:
+                    try:
+                        prepared = prepare(frame)
+                    except BaseException as e:
+                        fail(
+                            e
+                            if isinstance(e, CameraAppError)
+                            else RunError(f"preprocessing failed: {e!r}"),
+                            e,
+                            abort=False,
+                        )
+                        break
+                frames.put((frame, prepared, decision))
             captured += 1
             if limit is not None and captured >= limit:
                 ended = f"max frames reached ({limit})"

@@ -144,11 +144,14 @@ class Pipeline:
             read_timeout_s=self.options.read_timeout_s,
             worker_nice=self.options.worker_nice,
             fail=self._fail,
+            keep_gated=any(r.wants_gated for r in self._runners),
         )
 
-    def _dispatch(self, item: Any) -> None:
+    def _dispatch(self, item: Any, gated: bool = False) -> None:
+        """To every sink; a ``gated`` result (not inferred) only to those that want it."""
         for r in self._runners:
-            r.queue.put(item, force=item is END)
+            if not gated or r.wants_gated:
+                r.queue.put(item, force=item is END)
 
     def _analyse(self, result: FrameResult) -> FrameResult:
         for p in self.processors:
@@ -210,6 +213,7 @@ class Pipeline:
                     results.put(out)
                 else:
                     self._finish(out)
+                self._frames.task_done()  # nothing in hand (see capture_loop's keep_gated)
         except Stopped:
             pass
         except BaseException as e:
@@ -249,7 +253,7 @@ class Pipeline:
         """An inferred result through the processors, counted and dispatched;
         a frame the gate skipped passed through with the last objects."""
         if isinstance(item, tuple):
-            self._dispatch(self._pass_through(*item, self._last))
+            self._dispatch(self._pass_through(*item, self._last), gated=True)
             return
         result = self._analyse(item) if self.processors else item
         if len(result.detections):

@@ -2,7 +2,8 @@
 
 A gate (motion detection, a detect rate: :mod:`camera_app.motion.frame_gate`)
 answers per frame, cheaply, before preprocessing. A frame it skips still
-reaches the sinks, marked ``inferred=False``.
+reaches the sinks that want such frames (``Sink.wants_gated``), marked
+``inferred=False``.
 """
 
 from __future__ import annotations

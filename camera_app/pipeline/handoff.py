@@ -24,6 +24,11 @@ class HandOff(Generic[T]):
     dropped and counted. Otherwise ``put`` waits for room, checking ``stop``.
     ``force`` items (end markers, events) never wait and are never dropped:
     they are rare, so the bound still holds in practice.
+
+    :attr:`unfinished` counts items put and not yet finished: a consumer
+    that calls :meth:`task_done` after each item it got (as
+    ``queue.Queue``) makes ``unfinished == 0`` mean "nothing queued and
+    nothing being worked on"; dropped items count as finished.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class HandOff(Generic[T]):
         self._stop = stop
         self._cond = threading.Condition()
         self._on_drop = on_drop
+        self.unfinished = 0
         self._keep = keep
         """Items to drop last (frames the gate chose to infer: dropping one
         would silently lose a keep-alive or a detect-rate slot)."""
@@ -60,6 +66,7 @@ class HandOff(Generic[T]):
             else:
                 self._forced.add(id(item))
             self._items.append(item)
+            self.unfinished += 1
             self._cond.notify_all()
 
     def _drop_one(self) -> bool:
@@ -71,6 +78,7 @@ class HandOff(Generic[T]):
         keep = self._keep
         unprotected = [i for i in candidates if keep is None or not keep(self._items[i])]
         del self._items[(unprotected or candidates)[0]]
+        self.unfinished -= 1
         if self._on_drop:
             self._on_drop(1)
         return True
@@ -88,6 +96,11 @@ class HandOff(Generic[T]):
             self._forced.discard(id(item))
             self._cond.notify_all()
             return item
+
+    def task_done(self) -> None:
+        """The consumer finished an item it got (see :attr:`unfinished`)."""
+        with self._cond:
+            self.unfinished -= 1
 
     def __len__(self) -> int:
         return len(self._items)

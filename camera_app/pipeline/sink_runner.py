@@ -23,6 +23,8 @@ class SinkRunner:
     def __init__(self, sink: Sink, pipeline: Pipeline, lossless: bool) -> None:
         self.sink = sink
         self.name = sink.name
+        self.wants_gated: bool = getattr(sink, "wants_gated", True)
+        """Results of frames that were not inferred go to this sink (see ``Sink``)."""
         self.pipeline = pipeline
         self.queue: HandOff[Any] = HandOff(
             pipeline.options.sink_queue_size,

@@ -21,6 +21,13 @@ class Sink(Protocol):
     so ``handle`` may take its time without stalling inference (results it
     cannot keep up with are dropped and counted). ``close`` flushes and
     releases; after it the sink's outputs are complete files.
+
+    Optional ``wants_gated`` (True when absent, as in :class:`BaseSink`):
+    the sink reads results of frames the gate did not infer
+    (``inferred=False``): previews, recordings and clips draw or encode
+    them, MQTT publishes their motion state. A sink that only reads
+    inferred results and events sets it False; when no sink wants them, a
+    still scene's frames are counted on the capture thread and go no further.
     """
 
     name: str
@@ -53,6 +60,7 @@ class BaseSink:
 
     name = "sink"
     lossless = True
+    wants_gated = True
     stats: PipelineStats | None = None
     request_stop: Callable[[], None] | None = None
 

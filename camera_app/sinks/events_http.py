@@ -108,6 +108,7 @@ class EventsApiSink(BaseSink):
 
     name = "events_api"
     lossless = False  # it reads events only, which are never dropped
+    wants_gated = False  # events only
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ def describe(config: EventsConfig) -> str | None:
 
 class EventsLogSink(BaseSink):
     name = "events"
+    wants_gated = False  # events only (idle() flushes)
 
     def __init__(
         self,

@@ -129,6 +129,7 @@ class JsonlSink(BaseSink):
     the file with ``{"event": "start", ...}`` (``camera-app run`` does)."""
 
     name = "jsonl"
+    wants_gated = False  # it logs inferred frames only
 
     def __init__(
         self,

@@ -151,6 +151,7 @@ def write_atomic(path: str, data: bytes) -> None:
 class SnapshotsSink(BaseSink):
     name = "snapshots"
     lossless = True
+    wants_gated = False  # events only (idle() flushes)
 
     def __init__(self, config: SnapshotsConfig, *, health: WriteHealth | None = None) -> None:
         if config.dir is None:

@@ -7,8 +7,10 @@ buffer seconds of video first) and, for every packet, in one thread:
 
 1. times it on the capture clock (:mod:`.stream_timing`: presentation and
    decode times; the first packets are held until B-frames' depth is known);
-2. decodes it, once: the newest frame is kept for ``read()`` (converted to
-   BGR only when read), its ``timestamp_ns`` the packet's presentation time;
+2. decodes it, once: the newest frame is kept for ``read()``, its
+   ``timestamp_ns`` the packet's presentation time; the frame read carries
+   the Y plane and is converted to BGR only when something reads its image
+   (:mod:`.av_frames`);
 3. publishes it on the run's :class:`~camera_app.clips.packets.PacketBus`
    as it came (the bytes the camera sent, Annex B), from a key frame on.
 
@@ -34,12 +36,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import av
-import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from camera_app.clips.packets import EncodedPacket, PacketBus, StreamInfo
 from camera_app.errors import SourceError, SourceLostError, SourceUnavailableError
 from camera_app.frames import Frame, SourceInfo
+from camera_app.sources.av_frames import BgrOnDemand
 from camera_app.sources.base import BaseSource
 from camera_app.sources.opencv_live import EXPECTED_STREAM, OpenCVLiveSource
 from camera_app.sources.stream_timing import PacketTimer, ReorderError, Timed
@@ -112,7 +113,7 @@ class AvStreamSource(BaseSource):
         self._latest_ns = self._seq = self._returned_seq = 0
         self._error: str | None = None
         self._thread: threading.Thread | None = None
-        self._reformatter = VideoReformatter()
+        self._bgr = BgrOnDemand()
 
     # -- opening --------------------------------------------------------------
     def start(self) -> SourceInfo:
@@ -321,9 +322,7 @@ class AvStreamSource(BaseSource):
                 return None
             frame, ts = self._latest, self._latest_ns
             self._returned_seq = self._seq
-        bgr = self._reformatter.reformat(frame, format="bgr24")  # reuses its SwsContext
-        image = np.ascontiguousarray(bgr.to_ndarray())
-        return Frame(image, self._take_id(), ts, self.info)
+        return self._bgr.frame(frame, self._take_id(), ts, self.info)
 
     def stop(self) -> None:
         super().stop()

@@ -12,6 +12,7 @@ import pytest
 
 from camera_app.errors import ConfigError
 from camera_app.motion import MotionConfig, MotionDetector, MotionResult
+from camera_app.motion.detector import _blur3
 
 FRAME_NS = 1_000_000_000 // 30  # 30 fps timestamps
 SQUARE = 80
@@ -384,3 +385,19 @@ def test_one_by_one_person_fixture_motion_where_people_walk(videos_dir: Path) ->
     for first_seen in (62, 229, 504, 747, 925, 1237):  # motion before the model sees them
         assert motion[first_seen - 2], first_seen
     assert det.recalibrations == 0
+
+
+@pytest.mark.parametrize("size_wh", [(213, 120), (16, 16), (1, 16), (640, 360)])
+def test_the_blur_is_opencvs_gaussian_blur_bit_for_bit(size_wh: tuple[int, int]) -> None:
+    w, h = size_wh
+    rng = np.random.default_rng(w * h)
+    images = [
+        rng.integers(0, 256, (h, w), np.uint8),  # every rounding case
+        cv2.resize(rng.integers(0, 256, (4, 4), np.uint8), (w, h)),  # smooth
+        np.full((h, w), 255, np.uint8),  # the largest sums
+    ]
+    sums = np.empty((h, w), np.uint16)
+    for image in images:
+        expected = cv2.GaussianBlur(image, (3, 3), 0)
+        _blur3(image, sums)
+        np.testing.assert_array_equal(image, expected)

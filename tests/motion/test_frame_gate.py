@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from camera_app.frames import Frame, SourceInfo
+from camera_app.frames import Frame, LumaRange, SourceInfo
 from camera_app.motion import MotionConfig
 from camera_app.motion.frame_gate import TIMING, MotionFrameGate
 from camera_app.stats import PipelineStats
@@ -86,3 +87,38 @@ def test_detect_rate_alone_runs_no_detector() -> None:
     assert gate.detector is None and all(d.motion is None for d in out)
     assert [i for i, d in enumerate(out) if d.infer] == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]
     assert stats.snapshot().timing(TIMING) is None
+
+
+def as_luma_frames(bgr_frames: list[Frame], luma_range: LumaRange) -> list[Frame]:
+    """The same frames as a PyAV source gives them: a Y plane, and a BGR image
+    that must not be converted (reading it fails the test)."""
+
+    def never() -> np.ndarray:
+        raise AssertionError("the gate converted a frame to BGR")
+
+    out = []
+    for f in bgr_frames:
+        grey = cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY)
+        if luma_range == "limited":  # video levels, as most H.264
+            grey = np.round(grey * (219 / 255) + 16).astype(np.uint8)
+        out.append(
+            Frame(None, f.frame_id, f.timestamp_ns, INFO, media_ms=f.media_ms, convert=never,
+                  size_wh=f.size_wh, luma=grey, luma_range=luma_range)
+        )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("luma_range", ["full", "limited"])
+def test_the_gate_reads_the_y_plane_and_never_converts(luma_range: LumaRange) -> None:
+    bgr = frames(40, moving_from=10)
+    from_bgr = MotionFrameGate(MotionConfig(enabled=True), 5.0, every_frame=True)
+    expected = [from_bgr.check(f) for f in bgr]
+    gate = MotionFrameGate(MotionConfig(enabled=True), 5.0, every_frame=True)
+    lumas = as_luma_frames(bgr, luma_range)
+    got = [gate.check(f) for f in lumas]
+    assert not any(f.image_ready for f in lumas)
+    assert [d.infer for d in got] == [d.infer for d in expected]
+    assert [d.motion and d.motion.detected for d in got] == [
+        d.motion and d.motion.detected for d in expected
+    ]
+    assert sum(bool(d.motion and d.motion.detected) for d in got) >= 29  # not an empty comparison

@@ -7,12 +7,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
 
 from camera_app.errors import EXIT_FAILED, EXIT_USAGE, SourceError, SourceLostError
 from camera_app.sources.video import VideoFileSource
+from camera_app.sources.video_readers import AvReader
 
 
 def test_every_frame_reads_the_whole_file_with_media_positions(videos_dir: Path) -> None:
@@ -146,3 +148,47 @@ def test_stop_while_another_thread_reads_does_not_crash(videos_dir: Path) -> Non
         src.stop()
         t.join(5)
         assert not t.is_alive()
+
+
+def test_pyav_frames_carry_the_y_plane_and_convert_only_when_read(videos_dir: Path) -> None:
+    src = VideoFileSource(videos_dir / "bottle-detection.mp4")
+    src.start()
+    frames = [src.read() for _ in range(10)]
+    assert src.decoder == "pyav"
+    assert all(f is not None and not f.image_ready for f in frames)
+    assert all(f is not None and f.luma is not None and f.luma.shape == (360, 640) for f in frames)
+    assert all(f is not None and f.size_wh == (640, 360) for f in frames)
+    assert src._bgr.conversions == 0
+    assert frames[4] is not None and frames[4].image.shape == (360, 640, 3)
+    assert src._bgr.conversions == 1
+    src.stop()
+
+
+def test_a_file_pyav_cannot_open_goes_through_opencv(
+    monkeypatch: pytest.MonkeyPatch, videos_dir: Path
+) -> None:
+    def refuse(*args: object) -> None:
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(AvReader, "__init__", refuse)
+    path = videos_dir / "head-pose-face-detection-female.gif"
+    src = VideoFileSource(path, loop=True)
+    info = src.start()
+    frames = [src.read() for _ in range(25)]  # and loops
+    src.stop()
+    assert src.decoder == "opencv" and info.size_wh == (480, 270) and info.frame_count == 23
+    assert all(f is not None and f.image_ready and f.luma is None for f in frames)
+    assert [f.frame_id for f in frames if f] == list(range(25))
+
+
+def test_pyav_and_opencv_report_the_same_file_alike(
+    monkeypatch: pytest.MonkeyPatch, videos_dir: Path
+) -> None:
+    path = videos_dir / "bottle-detection.mp4"
+    with VideoFileSource(path) as src:
+        assert isinstance(src, VideoFileSource)
+        pyav_info = src.info
+    monkeypatch.setattr(AvReader, "__init__", lambda *a: (_ for _ in ()).throw(OSError("no")))
+    with VideoFileSource(path) as src:
+        assert isinstance(src, VideoFileSource) and src.decoder == "opencv"
+        assert src.info == pyav_info
