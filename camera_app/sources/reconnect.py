@@ -147,7 +147,8 @@ class ReconnectingSource(BaseSource):
     # -- Source protocol ------------------------------------------------------
     def start(self) -> SourceInfo:
         """Open the first inner source; a failure here is raised (a wrong URL
-        or a missing camera should be reported, not retried forever)."""
+        or a missing camera should be reported, not retried forever; a
+        service with ``[service] wait`` waits for it: :mod:`camera_app.startup`)."""
         self._stopping.clear()
         inner = self._factory()
         self._info = inner.start()
