@@ -23,7 +23,8 @@ a core free, beside the next invoke instead of between two (tracking, zones
 and events cost about 0.7 ms a frame here: 5% of the SSD's invoke); when
 inference uses every core they run on the inference thread after each
 invoke, for the reason given for preprocessing below. Either way they see
-every inferred result, in order (the hand-off to them blocks, never drops).
+every inferred result, in order (the hand-off to them blocks, never drops):
+:class:`~camera_app.pipeline.results.ResultStage`.
 
 When inference leaves a core free (fewer inference threads than cores), the
 capture thread also preprocesses each frame (``Model.prepare``: resize,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from camera_app.analysis.base import Processor, ProcessorContext
-from camera_app.errors import CameraAppError, InferenceError, RunError
+from camera_app.errors import CameraAppError, InferenceError
 from camera_app.events import Event
 from camera_app.frames import Frame
 from camera_app.inference.model import Model, Prepared
@@ -23,8 +23,9 @@ from camera_app.pipeline.gate import FrameGate, GateDecision
 from camera_app.pipeline.handoff import POLL_S, HandOff, Stopped
 from camera_app.pipeline.options import PipelineOptions
 from camera_app.pipeline.pacing import Pacing
+from camera_app.pipeline.results import ResultStage
 from camera_app.pipeline.sink_runner import END, SinkRunner
-from camera_app.results import Detections, FrameResult, Timings
+from camera_app.results import FrameResult
 from camera_app.sinks.base import Sink
 from camera_app.sources.base import Source
 from camera_app.stats import PipelineStats
@@ -68,9 +69,7 @@ class Pipeline:
         self._frames: HandOff[Any] | None = None
         self._results: HandOff[Any] | None = None
         """Inference -> analysis thread, when the processors have one."""
-        self._last: FrameResult | None = None  # owned by the thread that finishes results
-        self._first = True
-        self._enough = threading.Event()  # max_frames results finished
+        self._stage: ResultStage | None = None
         self._runners: list[SinkRunner] = []
         self.on_first_result: Callable[[FrameResult], None] | None = None
         self.stop_reason: str | None = None
@@ -153,45 +152,11 @@ class Pipeline:
             if not gated or r.wants_gated:
                 r.queue.put(item, force=item is END)
 
-    def _analyse(self, result: FrameResult) -> FrameResult:
-        for p in self.processors:
-            t0 = time.perf_counter_ns()
-            result = p.process(result)
-            self.stats.on_timing(f"analysis:{p.name}", (time.perf_counter_ns() - t0) / 1e6)
-        return result
-
-    def _pass_through(
-        self, frame: Frame, decision: GateDecision, last: FrameResult | None
-    ) -> FrameResult:
-        """The result of a frame that was not inferred: the last tracked
-        objects (for drawing), no new analysis."""
-        self.stats.on_gated(decision.reason or "gate")
-        now = time.monotonic_ns()
-        if last is None:
-            return FrameResult(
-                frame=frame,
-                family=self.model.family,
-                detections=Detections.empty(),
-                labels=self.model.labels,
-                done_ns=now,
-                inferred=False,
-                motion=decision.motion,
-            )
-        return last.evolve(
-            frame=frame,
-            timings=Timings(),
-            done_ns=now,
-            inferred=False,
-            motion=decision.motion,
-            classes=None,
-            mask=None,
-        )
-
     def _inference_loop(self) -> None:
-        assert self._frames is not None
-        results = self._results
+        assert self._frames is not None and self._stage is not None
+        stage, results = self._stage, self._results
         try:
-            while not self._abort.is_set() and not self._enough.is_set():
+            while not self._abort.is_set() and not stage.enough.is_set():
                 try:
                     item = self._frames.get(POLL_S)
                 except TimeoutError:
@@ -212,7 +177,7 @@ class Pipeline:
                 if results is not None:
                     results.put(out)
                 else:
-                    self._finish(out)
+                    stage.finish(out)
                 self._frames.task_done()  # nothing in hand (see capture_loop's keep_gated)
         except Stopped:
             pass
@@ -225,72 +190,17 @@ class Pipeline:
             if results is not None:
                 results.put(END, force=True)
             else:
-                self._end_results()
+                try:
+                    stage.end()
+                finally:
+                    self._done.set()
 
     def _analysis_loop(self) -> None:
-        """The processors and the hand-off to the sinks, beside the next invoke."""
-        assert self._results is not None
+        assert self._stage is not None and self._results is not None
         try:
-            while not self._abort.is_set():
-                try:
-                    item = self._results.get(POLL_S)
-                except TimeoutError:
-                    continue
-                if item is END:
-                    break
-                if not self._enough.is_set():  # past max_frames: inference stops, drop
-                    self._finish(item)
-        except Stopped:
-            pass
-        except BaseException as e:
-            self._fail(
-                e if isinstance(e, CameraAppError) else RunError(f"analysis failed: {e!r}"), e
-            )
+            self._stage.loop(self._results, self._abort)
         finally:
-            self._end_results()
-
-    def _finish(self, item: FrameResult | tuple[Frame, GateDecision]) -> None:
-        """An inferred result through the processors, counted and dispatched;
-        a frame the gate skipped passed through with the last objects."""
-        if isinstance(item, tuple):
-            self._dispatch(self._pass_through(*item, self._last), gated=True)
-            return
-        result = self._analyse(item) if self.processors else item
-        if len(result.detections):
-            self.stats.on_classes(result.detections.class_id.tolist())
-        t = result.timings
-        self.stats.on_processed(
-            result.done_ns,
-            result.latency_ms,
-            {"preprocess": t.preprocess_ms, "inference": t.inference_ms, "decode": t.decode_ms},
-        )
-        if self._first and self.on_first_result is not None:
-            self._first = False
-            self.on_first_result(result)
-        self._dispatch(result)
-        self._last = result
-        limit = self.options.max_frames
-        if limit is not None and self.stats.processed >= limit:
-            self._enough.set()
-            self.stop(f"max frames reached ({limit})")
-
-    def _end_results(self) -> None:
-        """After the last result: processors close (the events stage ends its
-        open events), then the sinks get the end marker."""
-        try:
-            self._close_processors()
-        finally:
-            self._dispatch(END)
             self._done.set()
-
-    def _close_processors(self) -> None:
-        """Every processor closes once, after the last frame; the events
-        stage ends its open events here, before the sinks see the end."""
-        for p in self.processors:
-            try:
-                p.close()
-            except BaseException as e:
-                self._fail(RunError(f"analysis {p.name}: closing failed: {e!r}"), e)
 
     # -- lifecycle -------------------------------------------------------
     def run(self, tick: Callable[[], None] | None = None) -> PipelineStats:
@@ -329,6 +239,17 @@ class Pipeline:
         )
         if self.analysis_thread():
             self._results = HandOff(self.options.queue_size, drop_oldest=False, stop=self._abort)
+        self._stage = ResultStage(
+            self.processors,
+            self.stats,
+            family=self.model.family,
+            labels=self.model.labels,
+            dispatch=self._dispatch,
+            stop=self.stop,
+            fail=self._fail,
+            max_frames=self.options.max_frames,
+            on_first_result=self.on_first_result,
+        )
         context = ProcessorContext(emit=self.emit, stats=self.stats, every_frame=self.every_frame)
         try:
             for sink in self.sinks:
