@@ -232,6 +232,25 @@ def build_gate(
     )
 
 
+def build_http(
+    config: AppConfig,
+    stats: PipelineStats,
+    environ: Mapping[str, str],
+    insecure_no_auth: bool = False,
+) -> HttpServer | None:
+    """The run's HTTP server ([http] listen, or the web preview's address),
+    bound, not started; None when nothing asks for one."""
+    preview = config.section("preview")
+    return build_server(
+        config.http,
+        stats,
+        environ,
+        preview_address=(preview.web_host, preview.web_port) if preview.mode == "web" else None,
+        preview_token=preview.token,
+        insecure_no_auth=preview.insecure_no_auth or insecure_no_auth,
+    )
+
+
 def build_run(
     config: AppConfig,
     environ: Mapping[str, str] | None = None,
@@ -242,15 +261,7 @@ def build_run(
     processors, sinks and the pipeline joining them."""
     stats = PipelineStats()
     env = os.environ if environ is None else environ
-    preview = config.section("preview")
-    http = build_server(
-        config.http,
-        stats,
-        env,
-        preview_address=(preview.web_host, preview.web_port) if preview.mode == "web" else None,
-        preview_token=preview.token,
-        insecure_no_auth=preview.insecure_no_auth or insecure_no_auth,
-    )
+    http = build_http(config, stats, env, insecure_no_auth)
     ctx = BuildContext(
         config=config, stats=stats, environ=env, http=http, insecure_no_auth=insecure_no_auth
     )

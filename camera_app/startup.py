@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from camera_app.app import build_http
 from camera_app.config import AppConfig
 from camera_app.errors import SourceUnavailableError
-from camera_app.http.build import build_server
 from camera_app.http.server import HttpServer
 from camera_app.service import Notifier
 from camera_app.signals import checkpoint
@@ -68,6 +68,7 @@ class StartupWait:
         notifier: Notifier,
         environ: Mapping[str, str],
         *,
+        insecure_no_auth: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -75,6 +76,8 @@ class StartupWait:
         self.interval_s = config.service.wait_interval_s
         self.notifier = notifier
         self.environ = environ
+        self.insecure_no_auth = insecure_no_auth
+        """``--insecure-no-auth``: the same server as the run's."""
         self.reason: str | None = None
         """What the start-up waits for now; None before the first wait."""
         self.waits = 0
@@ -121,15 +124,7 @@ class StartupWait:
     def _serve(self) -> None:
         if self._http is not None:
             return
-        preview = self.config.section("preview")
-        http = build_server(
-            self.config.http,
-            PipelineStats(),
-            self.environ,
-            preview_address=(preview.web_host, preview.web_port) if preview.mode == "web" else None,
-            preview_token=preview.token,
-            insecure_no_auth=preview.insecure_no_auth,
-        )
+        http = build_http(self.config, PipelineStats(), self.environ, self.insecure_no_auth)
         if http is None:
             return
         http.add_health("startup", lambda: f"waiting: {self.reason}", first=True)

@@ -129,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
 
     if config.service.wait:
         with _notifier(config) as notifier:
-            waiter = StartupWait(config, notifier, os.environ)
+            waiter = StartupWait(
+                config, notifier, os.environ, insecure_no_auth=args.insecure_no_auth
+            )
             r = start_when_ready(
                 build,
                 check_files=lambda: config_from_args(args),
