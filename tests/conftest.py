@@ -7,10 +7,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +22,22 @@ FIXTURES_ENV = "CAMERA_APP_FIXTURES"
 
 def fixtures_path() -> Path:
     return Path(os.environ.get(FIXTURES_ENV, REPO.parent / "shared" / "fixtures"))
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fake picamera2 of tests/fakes (picamera2's API boundary), reset to
+    a Pi 4 with one camera before and after the test."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "fakes"))
+    for name in [m for m in sys.modules if m.partition(".")[0] == "picamera2"]:
+        if not hasattr(sys.modules["picamera2"], "FAKE"):  # the real one (on a Pi) was imported
+            monkeypatch.delitem(sys.modules, name)
+    import picamera2
+
+    assert hasattr(picamera2, "FAKE"), f"the real picamera2 shadows the fake: {picamera2.__file__}"
+    picamera2.reset("pi4")
+    yield picamera2
+    picamera2.reset("pi4")
 
 
 @pytest.fixture(autouse=True)

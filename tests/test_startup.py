@@ -32,7 +32,6 @@ from tests.conftest import free_port
 from tests.http.conftest import fetch
 
 REPO = Path(__file__).resolve().parents[1]
-FAKES = REPO / "tests" / "fakes"
 
 
 class FakeNotifier:
@@ -283,20 +282,6 @@ def test_interrupted_while_waiting_closes_the_server(tmp_path: Path) -> None:
 
 
 # -- picamera2 through the real build (the fake at its API boundary) ----------------
-@pytest.fixture
-def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.syspath_prepend(str(FAKES))
-    for name in [m for m in sys.modules if m.partition(".")[0] == "picamera2"]:
-        if not hasattr(sys.modules["picamera2"], "FAKE"):
-            monkeypatch.delitem(sys.modules, name)
-    import picamera2
-
-    assert hasattr(picamera2, "FAKE"), picamera2.__file__
-    picamera2.reset("pi4")
-    yield picamera2
-    picamera2.reset("pi4")
-
-
 def test_no_camera_attached_waits_then_runs(
     fake_picamera2: ModuleType, models_dir: Path, tmp_path: Path
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +21,6 @@ from camera_app.errors import SourceError
 from camera_app.sources.picamera2 import Picamera2Source
 from camera_app.sources.picamera2_formats import I420ToRGB, fit_lores, is_pisp
 
-FAKES = Path(__file__).resolve().parent.parent / "fakes"
 RED = (200, 40, 30)  # the fake's default scene, true RGB
 BLUE = (30, 60, 190)
 MAIN_WH = (646, 362)  # 646 px rows need stride padding in every RGB format
@@ -30,17 +28,8 @@ YUV_TOLERANCE = 3  # rounding + 4:2:0 averaging; a wrong colour space is off by 
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.syspath_prepend(str(FAKES))
-    for name in [m for m in sys.modules if m.partition(".")[0] == "picamera2"]:
-        if not hasattr(sys.modules["picamera2"], "FAKE"):  # the real one (on a Pi) was imported
-            monkeypatch.delitem(sys.modules, name)
-    import picamera2
-
-    assert hasattr(picamera2, "FAKE"), f"the real picamera2 shadows the fake: {picamera2.__file__}"
-    picamera2.reset("pi4")
-    yield picamera2
-    picamera2.reset("pi4")
+def fake(fake_picamera2: ModuleType) -> ModuleType:
+    return fake_picamera2
 
 
 def halves(image: np.ndarray, margin: int = 4) -> tuple[np.ndarray, np.ndarray]:

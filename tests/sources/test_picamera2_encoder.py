@@ -10,9 +10,7 @@ the tests decode them.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,17 +30,8 @@ H264_TOLERANCE = 12
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.syspath_prepend(str(FAKES))
-    for name in [m for m in sys.modules if m.partition(".")[0] == "picamera2"]:
-        if not hasattr(sys.modules["picamera2"], "FAKE"):  # the real one (on a Pi) was imported
-            monkeypatch.delitem(sys.modules, name)
-    import picamera2
-
-    assert hasattr(picamera2, "FAKE"), f"the real picamera2 shadows the fake: {picamera2.__file__}"
-    picamera2.reset("pi4")
-    yield picamera2
-    picamera2.reset("pi4")
+def fake(fake_picamera2: ModuleType) -> ModuleType:
+    return fake_picamera2
 
 
 @pytest.fixture
