@@ -6,7 +6,7 @@ One :class:`HttpServer` per run; components add routes to it. See
 
 from camera_app.http.auth import TOKEN_ENV, AccessPolicy, is_loopback
 from camera_app.http.config import HttpConfig, HttpLimits, parse_listen
-from camera_app.http.files import safe_join, serve_file
+from camera_app.http.files import safe_join, serve_file, serve_named
 from camera_app.http.messages import Request, Response, json_response, text
 from camera_app.http.metrics import Family
 from camera_app.http.server import HttpServer
@@ -25,5 +25,6 @@ __all__ = [
     "parse_listen",
     "safe_join",
     "serve_file",
+    "serve_named",
     "text",
 ]

@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from camera_app.http.messages import FileSlice, Request, Response, text
 
@@ -72,6 +74,20 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size:
         return UNSATISFIABLE
     return start, min(end, size - 1)
+
+
+def serve_named(
+    request: Request,
+    root: str | Path,
+    accepts: Callable[[str], object],
+    ctype: str | None = None,
+) -> Response:
+    """The file ``root/NAME`` for a route ending in ``*`` (``/clips/NAME``):
+    404 unless NAME (URL-decoded) is one plain file name that ``accepts``
+    and that stays inside ``root``."""
+    name = unquote(request.route_tail)
+    path = safe_join(root, name) if "/" not in name and accepts(name) else None
+    return text(404, "not found") if path is None else serve_file(request, path, ctype)
 
 
 def serve_file(request: Request, path: str | Path, ctype: str | None = None) -> Response:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from camera_app.clips.inbox import PacketInbox
 from camera_app.clips.packets import EncodedPacket, PacketBus
@@ -305,12 +305,6 @@ class ClipsSink(BaseSink):
 
     # -- HTTP ----------------------------------------------------------------
     def _serve(self, request: Request) -> Response:
-        from camera_app.http import safe_join, serve_file, text
+        from camera_app.http import serve_named
 
-        name = unquote(request.route_tail)
-        if "/" in name or not CLIP_RE.match(name):
-            return text(404, "not found")
-        path = safe_join(self.dir, name)
-        if path is None:
-            return text(404, "not found")
-        return serve_file(request, path, "video/mp4")
+        return serve_named(request, self.dir, CLIP_RE.match, "video/mp4")

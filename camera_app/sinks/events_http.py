@@ -31,12 +31,11 @@ import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from camera_app.components import tracking_wanted
 from camera_app.events import Event, ObjectEvent
-from camera_app.http import HttpServer, Request, Response, json_response, safe_join, serve_file
-from camera_app.http.messages import text
+from camera_app.http import HttpServer, Request, Response, json_response, serve_named
 from camera_app.results import FrameResult
 from camera_app.sinks.base import BaseSink
 from camera_app.sinks.snapshots import SNAPSHOT_RE
@@ -216,10 +215,4 @@ class EventsApiSink(BaseSink):
 
     def _snapshot(self, request: Request) -> Response:
         assert self.snapshots_dir is not None
-        name = unquote(request.route_tail)
-        if "/" in name or not SNAPSHOT_RE.match(name):
-            return text(404, "not found")
-        path = safe_join(self.snapshots_dir, name)
-        if path is None:
-            return text(404, "not found")
-        return serve_file(request, path, "image/jpeg")
+        return serve_named(request, self.snapshots_dir, SNAPSHOT_RE.match, "image/jpeg")

@@ -27,7 +27,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import av
 import av.error
@@ -37,9 +37,7 @@ from camera_app.http import (
     Request,
     Response,
     json_response,
-    safe_join,
-    serve_file,
-    text,
+    serve_named,
 )
 from camera_app.recording.recorder import SegmentedRecorder
 
@@ -56,8 +54,7 @@ def add_recording_routes(server: HttpServer, recorder: SegmentedRecorder) -> Non
         return json_response(200, {"recordings": listing.entries()})
 
     def recording(request: Request) -> Response:
-        path = listing.path_of(unquote(request.route_tail))
-        return text(404, "not found") if path is None else serve_file(request, path)
+        return serve_named(request, listing.directory, listing.is_ours)
 
     server.add_route("GET", "/api/recordings", recordings)
     server.add_route("GET", "/recordings/*", recording)
@@ -73,11 +70,9 @@ class RecordingsListing:
         self._lock = threading.Lock()
         self._durations: dict[tuple[str, int, int], float | None] = {}
 
-    def path_of(self, name: str) -> Path | None:
-        """The file for a URL name, or None (not ours, not there, outside the folder)."""
-        if not name or "/" in name or not fnmatch.fnmatchcase(name, self.pattern):
-            return None
-        return safe_join(self.directory, name)
+    def is_ours(self, name: str) -> bool:
+        """A file name the recorder writes (a segment, not anything in the folder)."""
+        return fnmatch.fnmatchcase(name, self.pattern)
 
     def entries(self) -> list[dict[str, Any]]:
         current = self.recorder.path
@@ -88,7 +83,7 @@ class RecordingsListing:
             log.debug("recordings %s: cannot list (%s)", self.directory, err)
             return []
         for entry in scanned:
-            if not fnmatch.fnmatchcase(entry.name, self.pattern):
+            if not self.is_ours(entry.name):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):
