@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -136,29 +135,13 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[bytes], deadline_
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_run_within_2s_with_complete_outputs(
-    tmp_path: Path, models_dir: Path, videos_dir: Path, sig: signal.Signals
+    tmp_path: Path, models_dir: Path, looping_run: Callable[..., list[str]], sig: signal.Signals
 ) -> None:
     jsonl, video = tmp_path / "d.jsonl", tmp_path / "r.mp4"
-    cmd = [
-        sys.executable,
-        "-m",
-        "camera_app",
-        "run",
-        "--model",
-        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
-        "--labels",
-        str(models_dir / "coco_labels.txt"),
-        "--source",
-        str(videos_dir / "one-by-one-person-detection.mp4"),
-        "--realtime",
-        "--loop",
-        "--jsonl",
-        str(jsonl),
-        "--record",
-        str(video),
-        "--threads",
-        "1",
-    ]
+    cmd = looping_run(
+        "--labels", str(models_dir / "coco_labels.txt"),
+        "--jsonl", str(jsonl), "--record", str(video), "--threads", "1",
+    )  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     try:
         _wait_for_lines(jsonl, 11, proc, 30)  # the start marker and 10 records
@@ -272,7 +255,9 @@ def test_notify_protocol_and_watchdog_stops_on_stall(
         assert snap.processed == 0 and snap.gated == {"no_motion": snap.captured}
 
 
-def test_http_without_preview_serves_operations_only(videos_dir: Path, models_dir: Path) -> None:
+def test_http_without_preview_serves_operations_only(
+    looping_run: Callable[..., list[str]],
+) -> None:
     """`run --http` on a headless appliance: /healthz and /metrics answer,
     the preview's stream does not exist."""
     import contextlib
@@ -284,20 +269,7 @@ def test_http_without_preview_serves_operations_only(videos_dir: Path, models_di
 
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "camera_app",
-            "run",
-            "--model",
-            str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
-            "--source",
-            str(videos_dir / "one-by-one-person-detection.mp4"),
-            "--realtime",
-            "--loop",
-            "--http",
-            f"127.0.0.1:{port}",
-        ],
+        looping_run("--http", f"127.0.0.1:{port}"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -419,25 +391,10 @@ def test_the_log_says_why_capture_ended(
 
 
 def test_the_log_says_the_signal_stopped_the_run(
-    tmp_path: Path, models_dir: Path, videos_dir: Path
+    tmp_path: Path, looping_run: Callable[..., list[str]]
 ) -> None:
     jsonl = tmp_path / "d.jsonl"
-    cmd = [
-        sys.executable,
-        "-m",
-        "camera_app",
-        "run",
-        "--model",
-        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
-        "--source",
-        str(videos_dir / "one-by-one-person-detection.mp4"),
-        "--realtime",
-        "--loop",
-        "--jsonl",
-        str(jsonl),
-        "--threads",
-        "1",
-    ]
+    cmd = looping_run("--jsonl", str(jsonl), "--threads", "1")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     try:
         _wait_for_lines(jsonl, 3, proc, 30)

@@ -118,22 +118,9 @@ def signal_at(cmd: list[str], sig: signal.Signals, at_s: float) -> Try:
 @pytest.mark.timeout(TRIES * (FIRST_S + EXIT_WITHIN_S + 3))  # bounded per try, not per test
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_at_random_moments_exits_cleanly(
-    models_dir: Path, videos_dir: Path, sig: signal.Signals
+    looping_run: Callable[..., list[str]], sig: signal.Signals
 ) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "camera_app",
-        "run",
-        "--model",
-        str(models_dir / "ssd_mobilenet_v1_coco_quant.tflite"),
-        "--source",
-        str(videos_dir / "one-by-one-person-detection.mp4"),
-        "--realtime",
-        "--loop",
-        "--threads",
-        "1",
-    ]
+    cmd = looping_run("--threads", "1")
     rng = random.Random(SEED + sig)
     tries = [signal_at(cmd, sig, rng.uniform(0.0, FIRST_S)) for _ in range(TRIES)]
     report = "\n".join(map(str, tries))
