@@ -10,7 +10,8 @@ the result names. Flags are declared once: the run's own in
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, get_type_hints
 
@@ -121,7 +122,7 @@ def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
     path = getattr(args, "config", None)
     config = load_config(path, files=False) if path else AppConfig.default()
     config = with_values(config, cli_overrides(args))
-    try:
+    with _naming(path):
         try:
             config.http.validate()  # --http went around it too
         except ConfigError as e:
@@ -133,10 +134,23 @@ def config_from_args(args: argparse.Namespace, files: bool = True) -> AppConfig:
                     check()
                 except ConfigError as e:
                     raise ConfigError(f"{c.section}.{e}") from None
-        if files:
-            check_files(config)
+    if files:
+        check_config_files(config, path)
+    return config
+
+
+def check_config_files(config: AppConfig, path: str | None = None) -> None:
+    """``check_files``, its errors naming the config file ``path`` when given."""
+    with _naming(path):
+        check_files(config)
+
+
+@contextmanager
+def _naming(path: str | None) -> Iterator[None]:
+    """A ``ConfigError`` raised inside names the config file ``path`` (if any)."""
+    try:
+        yield
     except ConfigError as e:
         if path:
             raise ConfigError(f"config {path}: {e}") from e
         raise
-    return config

@@ -24,6 +24,7 @@ from camera_app.commands.args import (
 from camera_app.config import AppConfig
 from camera_app.errors import UsageError
 from camera_app.logs import StatusReporter, setup_logging
+from camera_app.overrides import check_config_files
 from camera_app.pipeline import Pipeline
 from camera_app.service import (
     Notifier,
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("run: --model is required (a .tflite file), or --config FILE")
     config: AppConfig = config_from_args(args, files=False)
     if not config.service.wait:
-        config = config_from_args(args)  # the files now: a missing one is an error
+        check_config_files(config, args.config)  # a missing file is an error now
     checkpoint()
     if not (args.log_level or args.debug or args.quiet):
         setup_logging(config.logging.level)
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             )
             r = start_when_ready(
                 build,
-                check_files=lambda: config_from_args(args),
+                check_files=lambda: check_config_files(config, args.config),
                 missing=lambda: missing_model(config),
                 probe_source=lambda: probe_source(config),
                 waiter=waiter,
