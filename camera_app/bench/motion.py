@@ -32,13 +32,9 @@ class MotionStage:
         self.gate = MotionFrameGate(
             replace(config, enabled=True), None, every_frame=every_frame, stats=stats
         )
-        self.frames_with_motion = 0
 
     def check(self, frame: Frame) -> GateDecision:
-        decision = self.gate.check(frame)
-        if decision.motion is not None and decision.motion.detected:
-            self.frames_with_motion += 1
-        return GateDecision(True, "", decision.motion)
+        return GateDecision(True, "", self.gate.check(frame).motion)
 
     def inline(self, frame: Frame, add: Callable[[str, float], None]) -> None:
         """The naive loop's call: detect on ``frame``, time it as ``motion``."""
